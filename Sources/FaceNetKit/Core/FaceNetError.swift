@@ -1,0 +1,53 @@
+/// Every error the engine throws for bad input. Each case names the file, the layer
+/// and what was expected, so a user can act on the message alone.
+public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A file could not be read at all (missing, unreadable, not the expected format).
+    case unreadableFile(path: String, reason: String)
+    /// The topology JSON is malformed or uses something the engine does not run.
+    case invalidTopology(path: String, layer: String?, reason: String)
+    /// A layer class the engine has no kernel for.
+    case unsupportedLayer(path: String, layer: String, className: String, reason: String)
+    /// The weights file is malformed (structure, dtype, rank, truncated data).
+    case invalidWeights(path: String, layer: String?, reason: String)
+    /// A weight the topology needs is not in the file.
+    case missingWeight(path: String, layer: String, weight: String, expectedShape: [Int])
+    /// The file has weights the topology does not use.
+    case unexpectedWeights(path: String, layers: [String])
+    /// A weight is present but with another shape than the topology implies.
+    case weightShapeMismatch(path: String, layer: String, weight: String, expected: [Int], found: [Int])
+    /// An input tensor does not fit the model's input layer.
+    case inputShapeMismatch(layer: String, expected: String, found: [Int])
+    /// A layer asked for by name does not exist in the model.
+    case unknownLayer(name: String)
+    /// A golden manifest is malformed or its files do not fit it.
+    case invalidManifest(path: String, reason: String)
+    /// A command-line or API argument is out of range.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason):
+            return "\(path): cannot read: \(reason)"
+        case .invalidTopology(let path, let layer, let reason):
+            return "\(path): invalid topology\(layer.map { " at layer '\($0)'" } ?? ""): \(reason)"
+        case .unsupportedLayer(let path, let layer, let className, let reason):
+            return "\(path): layer '\(layer)' of class \(className) is not supported: \(reason)"
+        case .invalidWeights(let path, let layer, let reason):
+            return "\(path): invalid weights\(layer.map { " for layer '\($0)'" } ?? ""): \(reason)"
+        case .missingWeight(let path, let layer, let weight, let shape):
+            return "\(path): layer '\(layer)' needs weight '\(weight)' of shape \(shape), which the file does not have"
+        case .unexpectedWeights(let path, let layers):
+            return "\(path): the file has weights for layers the topology does not use: \(layers.joined(separator: ", "))"
+        case .weightShapeMismatch(let path, let layer, let weight, let expected, let found):
+            return "\(path): layer '\(layer)' weight '\(weight)': expected shape \(expected), found \(found)"
+        case .inputShapeMismatch(let layer, let expected, let found):
+            return "input '\(layer)': expected shape \(expected), found \(found)"
+        case .unknownLayer(let name):
+            return "no layer named '\(name)' in the model"
+        case .invalidManifest(let path, let reason):
+            return "\(path): invalid golden manifest: \(reason)"
+        case .invalidArgument(let reason):
+            return reason
+        }
+    }
+}

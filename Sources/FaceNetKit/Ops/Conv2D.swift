@@ -1,0 +1,75 @@
+import CBLAS
+
+/// Everything a convolution kernel needs to know about one call: NHWC input
+/// (batch, inHeight, inWidth, inChannels) → NHWC output (batch, outHeight, outWidth, filters),
+/// HWIO kernel, TensorFlow padding offsets.
+struct Conv2DGeometry: Sendable, Equatable {
+    let batch, inHeight, inWidth, inChannels: Int
+    let outHeight, outWidth, filters: Int
+    let kernelHeight, kernelWidth, strideHeight, strideWidth: Int
+    let padTop, padLeft: Int
+
+    init(config: Conv2DConfig, batch: Int, height: Int, width: Int, channels: Int) {
+        self.batch = batch
+        inHeight = height
+        inWidth = width
+        inChannels = channels
+        filters = config.filters
+        kernelHeight = config.kernel.height
+        kernelWidth = config.kernel.width
+        strideHeight = config.strides.height
+        strideWidth = config.strides.width
+        outHeight = convolvedSize(height, kernel: kernelHeight, stride: strideHeight, padding: config.padding)
+        outWidth = convolvedSize(width, kernel: kernelWidth, stride: strideWidth, padding: config.padding)
+        padTop = paddingBefore(height, output: outHeight, kernel: kernelHeight, stride: strideHeight, padding: config.padding)
+        padLeft = paddingBefore(width, output: outWidth, kernel: kernelWidth, stride: strideWidth, padding: config.padding)
+    }
+
+    /// GEMM sizes: M output pixels, N filters, K = kernel taps × input channels.
+    var rows: Int { batch * outHeight * outWidth }
+    var depth: Int { kernelHeight * kernelWidth * inChannels }
+
+    /// A 1×1, stride-1 convolution is a plain GEMM on the NHWC input, no copy.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+    }
+
+    /// im2col rows per chunk so the patch matrix stays under `scratchLimit` floats.
+    func im2colRowsPerChunk(scratchLimit: Int) -> Int {
+        max(1, min(rows, scratchLimit / max(depth, 1)))
+    }
+}
+
+/// The two fast paths of Conv2D; both end in the bias + activation epilogue.
+enum Conv2DKernel {
+    /// Upper bound on the im2col scratch, in floats (16 MiB): big enough for GEMMs of a
+    /// few thousand rows, small enough to stay in memory budget at any batch size.
+    static let scratchLimit = 4 << 20
+
+    /// Floats of scratch this geometry needs (0 for pointwise).
+    static func scratchCount(_ g: Conv2DGeometry) -> Int {
+        g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
+    }
+
+    /// Runs the convolution. `kernel` is HWIO, i.e. a (K × filters) row-major matrix.
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                    bias: UnsafePointer<Float>?, activation: ActivationFunction,
+                    output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
+        if g.isPointwise {
+            Conv2DPointwise.run(g, input: input, kernel: kernel, output: output)
+        } else if let scratch {
+            Conv2DIm2col.run(g, input: input, kernel: kernel, output: output, scratch: scratch,
+                             rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
+        }
+        ActivationKernel.biasAndActivate(output, rows: g.rows, columns: g.filters, bias: bias, activation: activation)
+    }
+}
+
+/// C = A · B for row-major A (m × k), B (k × n), C (m × n) with leading dimension `ldc`.
+@inline(__always)
+func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+           c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
+    guard m > 0, n > 0, k > 0 else { return }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                1, a, Int32(k), b, Int32(n), 0, c, Int32(ldc ?? n))
+}

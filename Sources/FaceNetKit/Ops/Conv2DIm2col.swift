@@ -1,0 +1,43 @@
+/// General convolution as im2col + GEMM. Patch rows follow the output pixels (n, oh, ow);
+/// each row holds the taps in (kh, kw, cin) order, matching the HWIO kernel's row order,
+/// so the kernel is used as stored. Done in chunks of output rows to bound the scratch.
+enum Conv2DIm2col {
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                    output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                    rowsPerChunk: Int) {
+        var start = 0
+        while start < g.rows {
+            let count = min(rowsPerChunk, g.rows - start)
+            gatherPatches(g, input: input, firstRow: start, rowCount: count, into: scratch)
+            sgemm(m: count, n: g.filters, k: g.depth, a: scratch, b: kernel, c: output + start * g.filters)
+            start += count
+        }
+    }
+
+    /// Writes `rowCount` patch rows, starting at output pixel `firstRow`, into `patches`.
+    static func gatherPatches(_ g: Conv2DGeometry, input: UnsafePointer<Float>, firstRow: Int,
+                              rowCount: Int, into patches: UnsafeMutablePointer<Float>) {
+        let pixelsPerImage = g.outHeight * g.outWidth
+        let cin = g.inChannels
+        var dst = patches
+        for row in firstRow..<(firstRow + rowCount) {
+            let n = row / pixelsPerImage
+            let pixel = row - n * pixelsPerImage
+            let oh = pixel / g.outWidth
+            let ow = pixel - oh * g.outWidth
+            let image = input + n * g.inHeight * g.inWidth * cin
+            for kh in 0..<g.kernelHeight {
+                let ih = oh * g.strideHeight - g.padTop + kh
+                for kw in 0..<g.kernelWidth {
+                    let iw = ow * g.strideWidth - g.padLeft + kw
+                    if ih >= 0, ih < g.inHeight, iw >= 0, iw < g.inWidth {
+                        dst.update(from: image + (ih * g.inWidth + iw) * cin, count: cin)
+                    } else {
+                        dst.initialize(repeating: 0, count: cin)
+                    }
+                    dst += cin
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/// Fully connected layer: (N, in) · (in, units) kernel + bias, then activation. One GEMM.
+enum DenseKernel {
+    static func run(batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
+                    kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                    activation: ActivationFunction, output: UnsafeMutablePointer<Float>) {
+        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: output)
+        ActivationKernel.biasAndActivate(output, rows: batch, columns: units, bias: bias, activation: activation)
+    }
+}
+
+enum DenseReference {
+    static func run(_ x: Tensor, kernel: Tensor, bias: [Float]?, activation: ActivationFunction) -> Tensor {
+        let (n, k) = (x.shape[0], x.shape[1])
+        let units = kernel.shape[1]
+        var y = Tensor(zeros: [n, units])
+        for b in 0..<n {
+            for u in 0..<units {
+                var sum = Double(bias?[u] ?? 0)
+                for i in 0..<k { sum += Double(x.scalars[b * k + i]) * Double(kernel.scalars[i * units + u]) }
+                y.scalars[b * units + u] = Float(sum)
+            }
+        }
+        return ActivationReference.apply(activation, y)
+    }
+}

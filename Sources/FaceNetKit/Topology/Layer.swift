@@ -1,0 +1,123 @@
+/// Activation functions a layer may apply to its output.
+public enum ActivationFunction: String, Sendable, CaseIterable {
+    case linear, relu, sigmoid, tanh, softmax
+}
+
+/// Spatial padding, as Keras names it. `same` follows TensorFlow: the output is
+/// ceil(in / stride) and an odd total padding puts the extra row/column at the bottom/right.
+public enum Padding: String, Sendable {
+    case valid, same
+}
+
+/// A 2-D convolution. Kernel layout HWIO: (kernelHeight, kernelWidth, inChannels, filters).
+public struct Conv2DConfig: Sendable, Equatable {
+    public var filters: Int
+    public var kernel: (height: Int, width: Int)
+    public var strides: (height: Int, width: Int)
+    public var padding: Padding
+    public var useBias: Bool
+    public var activation: ActivationFunction
+
+    public init(filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
+                padding: Padding = .valid, useBias: Bool = false, activation: ActivationFunction = .linear) {
+        self.filters = filters
+        self.kernel = (kernel.0, kernel.1)
+        self.strides = (strides.0, strides.1)
+        self.padding = padding
+        self.useBias = useBias
+        self.activation = activation
+    }
+
+    public static func == (a: Conv2DConfig, b: Conv2DConfig) -> Bool {
+        a.filters == b.filters && a.kernel == b.kernel && a.strides == b.strides
+            && a.padding == b.padding && a.useBias == b.useBias && a.activation == b.activation
+    }
+}
+
+/// Batch normalisation over the channel (last) axis, inference form:
+/// y = (x − moving_mean) / sqrt(moving_variance + epsilon) · gamma + beta.
+public struct BatchNormConfig: Sendable, Equatable {
+    /// `center`: the layer has `beta`.
+    public var center: Bool
+    /// `scale`: the layer has `gamma`.
+    public var scale: Bool
+    public var epsilon: Float
+    /// Keras axis (batch = 0, negative from the end); it must name the last axis.
+    public var axis: Int
+
+    public init(center: Bool = true, scale: Bool = true, epsilon: Float = 0.001, axis: Int = -1) {
+        self.center = center
+        self.scale = scale
+        self.epsilon = epsilon
+        self.axis = axis
+    }
+}
+
+/// Max or average pooling window over H and W of an NHWC tensor.
+public struct Pool2DConfig: Sendable, Equatable {
+    public var pool: (height: Int, width: Int)
+    public var strides: (height: Int, width: Int)
+    public var padding: Padding
+
+    public init(pool: (Int, Int), strides: (Int, Int), padding: Padding = .valid) {
+        self.pool = (pool.0, pool.1)
+        self.strides = (strides.0, strides.1)
+        self.padding = padding
+    }
+
+    public static func == (a: Pool2DConfig, b: Pool2DConfig) -> Bool {
+        a.pool == b.pool && a.strides == b.strides && a.padding == b.padding
+    }
+}
+
+/// A fully connected layer. Kernel layout (in, out).
+public struct DenseConfig: Sendable, Equatable {
+    public var units: Int
+    public var useBias: Bool
+    public var activation: ActivationFunction
+
+    public init(units: Int, useBias: Bool = true, activation: ActivationFunction = .linear) {
+        self.units = units
+        self.useBias = useBias
+        self.activation = activation
+    }
+}
+
+/// Every operation the engine runs. Dispatch is an exhaustive `switch`, so adding a case
+/// makes the compiler point at every place that must handle it.
+public enum LayerKind: Sendable, Equatable {
+    /// A model input; `shape` is per sample (no batch), `nil` where any size is accepted.
+    case input(shape: [Int?])
+    case conv2D(Conv2DConfig)
+    case batchNormalization(BatchNormConfig)
+    case activation(ActivationFunction)
+    case maxPooling2D(Pool2DConfig)
+    case averagePooling2D(Pool2DConfig)
+    /// Mean over H and W: NHWC → (N, C), or (N, 1, 1, C) with `keepDims`.
+    case globalAveragePooling2D(keepDims: Bool)
+    /// Concatenation along a Keras axis: the batch is axis 0, negative counts from the end
+    /// (FaceNet's 3 and -1 both mean channels for NHWC).
+    case concatenate(axis: Int)
+    case add
+    /// Identity at inference.
+    case dropout
+    case dense(DenseConfig)
+    /// FaceNet's `Lambda`: `x * scale`.
+    case scale(Float)
+}
+
+/// One layer of the model graph: its name (as in the JSON and the weights file), the Keras
+/// class it came from, what it computes, and the names of the layers feeding it, in order.
+public struct LayerNode: Sendable, Equatable {
+    public var name: String
+    public var className: String
+    public var kind: LayerKind
+    public var inputs: [String]
+
+    public init(name: String, className: String, kind: LayerKind, inputs: [String]) {
+        self.name = name
+        self.className = className
+        self.kind = kind
+        self.inputs = inputs
+    }
+}
