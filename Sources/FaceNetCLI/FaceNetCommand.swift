@@ -1,0 +1,33 @@
+import ArgumentParser
+import FaceNetKit
+
+@main
+struct FaceNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facenet",
+        abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
+        subcommands: [GoldenCommand.self, RunCommand.self, InspectCommand.self])
+}
+
+/// The model source every command takes: a weights file, and the topology JSON unless the
+/// weights file is a Keras-2 full-model file that carries it.
+struct ModelFiles: ParsableArguments {
+    @Option(name: .long, help: "Keras HDF5 weights (save_weights, full model, or Keras 3 .weights.h5).")
+    var weights: String
+
+    @Option(name: .long, help: "Keras functional-model JSON (not needed for a full-model .h5).")
+    var topology: String?
+
+    func load() throws -> Model {
+        try Model.load(weightsPath: weights, topologyPath: topology)
+    }
+}
+
+/// Parses "1,160,160,3".
+func parseShape(_ text: String) throws -> [Int] {
+    let dims = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw ValidationError("shape '\(text)' is not a comma-separated list of positive integers")
+    }
+    return dims.compactMap { $0 }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import FaceNetKit
+import Foundation
+
+struct GoldenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "golden",
+        abstract: "Run a golden manifest's input and compare every listed output with its reference.")
+
+    @Argument(help: "Golden manifest JSON (input file, outputs[] of {layer, file, shape}).")
+    var manifest: String
+
+    @OptionGroup var model: ModelFiles
+
+    @Option(help: "Intermediate outputs pass when max abs err ≤ this × max(1, max |ref|).")
+    var tolerance: Float = 1e-3
+
+    @Option(help: "l2-normalised embeddings pass when max abs err ≤ this.")
+    var embeddingTolerance: Float = 1e-4
+
+    @Option(help: "Images per forward pass.")
+    var batch: Int = 8
+
+    func run() throws {
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        let manifest = try GoldenManifest(path: self.manifest)
+        let loaded = try model.load()
+        let report = try GoldenCheck.run(manifest: manifest, model: loaded,
+                                         tolerance: GoldenTolerance(intermediate: tolerance, embedding: embeddingTolerance),
+                                         batchSize: batch)
+        let width = report.results.map(\.name.count).max() ?? 0
+        for r in report.results {
+            let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            print("\(name)  \(r.shape)  max abs err \(formatScientific(r.maxAbsError))  "
+                  + "max rel err \(formatScientific(r.maxRelativeError))  limit \(formatScientific(r.limit))  "
+                  + (r.withinTolerance ? "ok" : "FAIL"))
+        }
+        print(report.summary)
+        if !report.allWithinTolerance { throw ExitCode(1) }
+    }
+}

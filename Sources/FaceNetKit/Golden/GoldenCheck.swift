@@ -1,0 +1,131 @@
+import Foundation
+
+/// Tolerances of a golden comparison (defaults from the reference data's README).
+public struct GoldenTolerance: Sendable {
+    /// Intermediate outputs: max abs error ≤ `intermediate` · max(1, max |ref|).
+    public var intermediate: Float = 1e-3
+    /// l2-normalised embeddings: max abs error ≤ `embedding`.
+    public var embedding: Float = 1e-4
+
+    public init(intermediate: Float = 1e-3, embedding: Float = 1e-4) {
+        self.intermediate = intermediate
+        self.embedding = embedding
+    }
+}
+
+/// One compared output.
+public struct GoldenResult: Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let maxAbsError: Float
+    /// max abs error / max |ref|: the error relative to the output's scale.
+    public let maxRelativeError: Float
+    public let maxReference: Float
+    public let limit: Float
+    public var withinTolerance: Bool { maxAbsError <= limit }
+}
+
+/// The outcome of a whole manifest.
+public struct GoldenReport: Sendable {
+    public let results: [GoldenResult]
+    public var passed: Int { results.filter(\.withinTolerance).count }
+    public var maxAbsError: Float { results.map(\.maxAbsError).max() ?? 0 }
+    public var allWithinTolerance: Bool { passed == results.count }
+    /// The closing line of `facenet golden`.
+    public var summary: String {
+        "golden: \(passed)/\(results.count) outputs within tolerance (max abs err \(formatScientific(maxAbsError)))"
+    }
+}
+
+/// Runs a model on a manifest's input and compares every listed output.
+public enum GoldenCheck {
+    /// - Parameter batchSize: images per forward pass (bounds memory; results do not depend on it).
+    public static func run(manifest: GoldenManifest, model: Model, tolerance: GoldenTolerance = .init(),
+                           batchSize: Int = 8) throws -> GoldenReport {
+        let input = try manifest.readTensor(manifest.inputFile, shape: manifest.inputShape)
+        let layers = Array(Set(manifest.outputs.map(\.layer.name))).sorted()
+        let computed = try runBatched(model: model, input: input, outputs: layers, batchSize: batchSize)
+        return try GoldenReport(results: manifest.outputs.map { entry in
+            let (layer, l2) = entry.layer
+            guard var actual = computed[layer] else { throw FaceNetError.unknownLayer(name: layer) }
+            if l2 { actual = l2Normalized(actual) }
+            guard actual.shape == entry.shape else {
+                throw FaceNetError.invalidManifest(path: manifest.path,
+                    reason: "output '\(entry.name)' has shape \(entry.shape) in the manifest, the model gives \(actual.shape)")
+            }
+            let reference = try manifest.readTensor(entry.file, shape: entry.shape)
+            return compare(name: entry.name, actual: actual, reference: reference, l2Normalized: l2, tolerance: tolerance)
+        })
+    }
+
+    /// Compares two tensors of equal shape under the tolerance for their kind.
+    public static func compare(name: String, actual: Tensor, reference: Tensor, l2Normalized: Bool,
+                               tolerance: GoldenTolerance) -> GoldenResult {
+        var maxAbs: Float = 0, maxRef: Float = 0
+        for (a, r) in zip(actual.scalars, reference.scalars) {
+            maxAbs = max(maxAbs, abs(a - r))
+            if a.isNaN || r.isNaN { maxAbs = .infinity }
+            maxRef = max(maxRef, abs(r))
+        }
+        let limit = l2Normalized ? tolerance.embedding : tolerance.intermediate * max(1, maxRef)
+        return GoldenResult(name: name, shape: reference.shape, maxAbsError: maxAbs,
+                            maxRelativeError: maxRef > 0 ? maxAbs / maxRef : maxAbs,
+                            maxReference: maxRef, limit: limit)
+    }
+
+    /// Runs `input` (batch first) through the model in chunks of `batchSize`, concatenating
+    /// each requested output along the batch.
+    public static func runBatched(model: Model, input: Tensor, outputs: [String], batchSize: Int) throws -> [String: Tensor] {
+        guard let inputName = model.topology.inputNames.first, model.topology.inputNames.count == 1 else {
+            throw FaceNetError.invalidArgument("golden manifests hold one input; the model has \(model.topology.inputNames.count)")
+        }
+        guard let total = input.shape.first, total > 0, batchSize > 0 else {
+            throw FaceNetError.invalidArgument("empty input batch")
+        }
+        let perSample = input.count / total
+        var sessions: [Int: InferenceSession] = [:]
+        var gathered: [String: [Float]] = [:]
+        var shapes: [String: [Int]] = [:]
+        var start = 0
+        while start < total {
+            let n = min(batchSize, total - start)
+            let shape = [n] + input.shape.dropFirst()
+            let session = try sessions[n] ?? InferenceSession(model: model, inputShapes: [inputName: shape], outputs: outputs)
+            sessions[n] = session
+            let chunk = try Tensor(shape: shape, scalars: Array(input.scalars[(start * perSample)..<((start + n) * perSample)]))
+            for (name, tensor) in try session.run([inputName: chunk]) {
+                gathered[name, default: []].append(contentsOf: tensor.scalars)
+                shapes[name] = [total] + tensor.shape.dropFirst()
+            }
+            start += n
+        }
+        return try gathered.reduce(into: [:]) { result, entry in
+            result[entry.key] = try Tensor(shape: shapes[entry.key] ?? [], scalars: entry.value)
+        }
+    }
+}
+
+/// Each row divided by its l2 norm (rows = the first dimension).
+public func l2Normalized(_ x: Tensor) -> Tensor {
+    guard let rows = x.shape.first, rows > 0 else { return x }
+    let width = x.count / rows
+    var y = x
+    for r in 0..<rows {
+        var sum = 0.0
+        for j in 0..<width { sum += Double(x.scalars[r * width + j]) * Double(x.scalars[r * width + j]) }
+        let norm = sum.squareRoot()
+        guard norm > 0 else { continue }
+        for j in 0..<width { y.scalars[r * width + j] = Float(Double(x.scalars[r * width + j]) / norm) }
+    }
+    return y
+}
+
+/// "1.23e-05"-style text.
+public func formatScientific(_ x: Float) -> String {
+    guard x.isFinite, x != 0 else { return x == 0 ? "0" : "\(x)" }
+    var exponent = Int((log10(Double(abs(x)))).rounded(.down))
+    var mantissa = Double(x) / pow(10, Double(exponent))
+    if abs(mantissa) >= 9.995 { mantissa /= 10; exponent += 1 }
+    let m = (mantissa * 100).rounded() / 100
+    return String(format: "%.2fe%@%02d", m, exponent < 0 ? "-" : "+", abs(exponent))
+}

@@ -1,0 +1,60 @@
+/// A layer with its weights checked and repacked for its kernel, once, at load.
+enum BoundOp: Sendable {
+    case input
+    /// Kernel HWIO = (K × filters) row-major, the GEMM's B matrix as Keras stores it.
+    case conv2D(Conv2DConfig, kernel: [Float], bias: [Float]?)
+    case batchNormalization(BatchNormFolded)
+    case activation(ActivationFunction)
+    case maxPooling2D(Pool2DConfig)
+    case averagePooling2D(Pool2DConfig)
+    case globalAveragePooling2D
+    /// Axis into the per-sample shape.
+    case concatenate(sampleAxis: Int)
+    case add
+    /// Dropout at inference: the output is the input buffer itself.
+    case identity
+    /// Kernel (in × units) row-major.
+    case dense(DenseConfig, kernel: [Float], bias: [Float]?)
+    case scale(Float)
+
+    /// Binds one layer to the weights loaded for it (already shape-checked by the reader).
+    init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String) throws {
+        func weight(_ name: String) throws -> [Float] {
+            guard let t = weights[name] else {
+                throw FaceNetError.invalidWeights(path: source, layer: layer.name, reason: "weight '\(name)' was not loaded")
+            }
+            return t.scalars
+        }
+        switch layer.kind {
+        case .input:
+            self = .input
+        case .conv2D(let c):
+            self = .conv2D(c, kernel: try weight("kernel"), bias: c.useBias ? try weight("bias") : nil)
+        case .dense(let d):
+            self = .dense(d, kernel: try weight("kernel"), bias: d.useBias ? try weight("bias") : nil)
+        case .batchNormalization(let bn):
+            self = .batchNormalization(BatchNormFolded(
+                config: bn, gamma: bn.scale ? try weight("gamma") : nil, beta: bn.center ? try weight("beta") : nil,
+                mean: try weight("moving_mean"), variance: try weight("moving_variance")))
+        case .activation(let f):
+            self = .activation(f)
+        case .maxPooling2D(let p):
+            self = .maxPooling2D(p)
+        case .averagePooling2D(let p):
+            self = .averagePooling2D(p)
+        case .globalAveragePooling2D:
+            self = .globalAveragePooling2D
+        case .concatenate(let axis):
+            guard let rank = inputShapes.first?.count, let a = sampleAxis(axis, rank: rank) else {
+                throw FaceNetError.invalidTopology(path: source, layer: layer.name, reason: "bad concatenation axis \(axis)")
+            }
+            self = .concatenate(sampleAxis: a)
+        case .add:
+            self = .add
+        case .dropout:
+            self = .identity
+        case .scale(let s):
+            self = .scale(s)
+        }
+    }
+}

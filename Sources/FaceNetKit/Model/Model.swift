@@ -1,0 +1,74 @@
+import Foundation
+
+/// A Keras functional model ready to run: topology plus weights, checked and repacked.
+/// Immutable and `Sendable`: share one across threads; each thread runs it through its
+/// own `InferenceSession` (which owns the activation buffers).
+public struct Model: Sendable {
+    public let topology: ModelTopology
+    /// Where the weights came from, and in which layout.
+    public let weightsSource: String
+    public let weightsLayout: KerasWeightsLayout
+    let ops: [BoundOp]
+    let symbolicShapes: [String: SymbolicShape]
+
+    /// Binds a topology to weights already read and checked against it.
+    public init(topology: ModelTopology, weights: LoadedWeights) throws {
+        let shapes = try topology.symbolicShapes()
+        var ops: [BoundOp] = []
+        ops.reserveCapacity(topology.layers.count)
+        for layer in topology.layers {
+            ops.append(try BoundOp(layer: layer, weights: weights.tensors[layer.name] ?? [:],
+                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: weights.path))
+        }
+        self.topology = topology
+        self.ops = ops
+        self.symbolicShapes = shapes
+        self.weightsSource = weights.path
+        self.weightsLayout = weights.layout
+        self.parameterCount = try topology.weightSpecs().reduce(0) { total, layer in
+            total + layer.weights.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        }
+    }
+
+    /// Loads a model from a weights file and an optional topology JSON. Without a topology,
+    /// the weights file must be a Keras-2 full-model file, whose `model_config` holds it.
+    public static func load(weightsPath: String, topologyPath: String? = nil) throws -> Model {
+        let topology: ModelTopology
+        if let topologyPath {
+            topology = try KerasJSONReader.read(path: topologyPath)
+        } else {
+            guard let json = try KerasWeightsReader.modelConfigJSON(path: weightsPath) else {
+                throw FaceNetError.invalidWeights(path: weightsPath, layer: nil,
+                    reason: "the file holds weights only (no 'model_config' attribute); pass the topology JSON too")
+            }
+            topology = try KerasJSONReader.parse(Data(json.utf8), source: "\(weightsPath) (model_config)")
+        }
+        let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs())
+        return try Model(topology: topology, weights: weights)
+    }
+
+    /// Per-sample output shape of a layer (`nil` where it depends on the input size).
+    public func outputShape(of layer: String) throws -> SymbolicShape {
+        guard let shape = symbolicShapes[layer] else { throw FaceNetError.unknownLayer(name: layer) }
+        return shape
+    }
+
+    /// Number of weights, as Keras counts parameters (BatchNormalization statistics included).
+    public let parameterCount: Int
+
+    /// Runs the model once and returns the outputs of the named layers (default: the
+    /// model's outputs). For repeated calls, make an `InferenceSession` and reuse it.
+    public func predict(_ input: Tensor, outputs: [String]? = nil) throws -> [String: Tensor] {
+        guard topology.inputNames.count == 1, let inputName = topology.inputNames.first else {
+            throw FaceNetError.invalidArgument("the model has \(topology.inputNames.count) inputs; use predict(inputs:)")
+        }
+        return try predict(inputs: [inputName: input], outputs: outputs)
+    }
+
+    /// Runs the model on named inputs.
+    public func predict(inputs: [String: Tensor], outputs: [String]? = nil) throws -> [String: Tensor] {
+        let names = outputs ?? topology.outputNames
+        let session = try InferenceSession(model: self, inputShapes: inputs.mapValues(\.shape), outputs: names)
+        return try session.run(inputs)
+    }
+}
