@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the engine builds against, when any is missing.
+# libopenblas-dev: cblas_sgemm; libhdf5-dev: Keras weights; libjpeg-dev: photos;
+# pkg-config: how SwiftPM finds their flags.
+set -euo pipefail
+packages=(libopenblas-dev libhdf5-dev libjpeg-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,170 @@
+import XCTest
+@testable import FaceNetKit
+
+/// Each layer's fast path against its naive reference, on odd shapes.
+final class LayerKernelTests: XCTestCase {
+    private func conv(_ name: String, filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1),
+                      padding: Padding, bias: Bool = false, activation: ActivationFunction = .linear,
+                      input: String = "input") -> LayerNode {
+        LayerNode(name: name, className: "Conv2D",
+                  kind: .conv2D(Conv2DConfig(filters: filters, kernel: kernel, strides: strides, padding: padding,
+                                             useBias: bias, activation: activation)),
+                  inputs: [input])
+    }
+
+    private func convWeights(_ kernel: (Int, Int), cin: Int, filters: Int, bias: Bool, seed: UInt64) -> [String: Tensor] {
+        var w = ["kernel": randomTensor([kernel.0, kernel.1, cin, filters], seed: seed, range: -0.5...0.5)]
+        if bias { w["bias"] = randomTensor([filters], seed: seed + 1) }
+        return w
+    }
+
+    func testConv2DAllPathsMatchReference() throws {
+        // (input H, W, C), kernel, strides, padding — even and odd sizes, 1×7 / 7×1, 1×1 (pointwise GEMM
+        // and strided im2col), TF's asymmetric same padding on both parities.
+        let cases: [([Int], (Int, Int), (Int, Int), Padding)] = [
+            ([9, 8, 3], (3, 3), (1, 1), .same), ([9, 8, 3], (3, 3), (2, 2), .same),
+            ([8, 8, 5], (3, 3), (2, 2), .same), ([7, 7, 5], (3, 3), (2, 2), .valid),
+            ([10, 9, 4], (3, 3), (1, 1), .valid), ([8, 9, 6], (1, 7), (1, 1), .same),
+            ([9, 8, 6], (7, 1), (1, 1), .same), ([6, 7, 5], (1, 1), (1, 1), .same),
+            ([7, 6, 5], (1, 1), (2, 2), .valid), ([11, 10, 3], (5, 3), (2, 1), .same),
+            ([6, 6, 2], (4, 4), (3, 3), .same), ([5, 5, 3], (5, 5), (1, 1), .valid),
+        ]
+        var worst: Float = 0
+        for (i, (shape, kernel, strides, padding)) in cases.enumerated() {
+            for bias in [false, true] {
+                let filters = 7
+                let layer = conv("conv", filters: filters, kernel: kernel, strides: strides, padding: padding,
+                                 bias: bias, activation: bias ? .relu : .linear)
+                let (err, mag) = try compareWithReference(
+                    inputShape: [2] + shape, layers: [layer],
+                    weights: ["conv": convWeights(kernel, cin: shape[2], filters: filters, bias: bias, seed: UInt64(i * 10))])
+                XCTAssertLessThan(err, 1e-5 * max(1, mag), "case \(i) \(shape) k\(kernel) s\(strides) \(padding) bias \(bias)")
+                XCTAssertGreaterThan(mag, 0.1, "degenerate case \(i)")
+                worst = max(worst, err)
+            }
+        }
+        print("Conv2D fast vs reference: max abs error \(worst)")
+    }
+
+    /// im2col in several chunks gives the same result as one chunk and as the reference.
+    func testIm2colChunkingMatchesReference() throws {
+        let config = Conv2DConfig(filters: 6, kernel: (3, 3), strides: (2, 2), padding: .same)
+        let x = randomTensor([3, 9, 11, 4], seed: 7)
+        let k = randomTensor([3, 3, 4, 6], seed: 8)
+        let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+        let g = Conv2DGeometry(config: config, batch: 3, height: 9, width: 11, channels: 4)
+        for rowsPerChunk in [1, 5, 7, g.rows - 1, g.rows] {
+            var out = [Float](repeating: .nan, count: g.rows * g.filters)
+            var scratch = [Float](repeating: .nan, count: rowsPerChunk * g.depth)
+            x.scalars.withUnsafeBufferPointer { xp in
+                k.scalars.withUnsafeBufferPointer { kp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kp.baseAddress!, output: op.baseAddress!,
+                                             scratch: sp.baseAddress!, rowsPerChunk: rowsPerChunk)
+                        }
+                    }
+                }
+            }
+            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+            XCTAssertLessThan(err, 1e-5, "rows per chunk \(rowsPerChunk)")
+        }
+    }
+
+    func testBatchNormalizationMatchesFormula() throws {
+        for (center, scale) in [(true, false), (true, true), (false, true), (false, false)] {
+            let c = 5
+            var w: [String: Tensor] = [
+                "moving_mean": randomTensor([c], seed: 3),
+                "moving_variance": randomTensor([c], seed: 4, range: 0.2...2),
+            ]
+            if scale { w["gamma"] = randomTensor([c], seed: 5) }
+            if center { w["beta"] = randomTensor([c], seed: 6) }
+            let bn = LayerNode(name: "bn", className: "BatchNormalization",
+                               kind: .batchNormalization(BatchNormConfig(center: center, scale: scale, epsilon: 0.001, axis: 3)),
+                               inputs: ["input"])
+            let (err, _) = try compareWithReference(inputShape: [2, 3, 7, c], layers: [bn], weights: ["bn": w])
+            XCTAssertLessThan(err, 1e-5, "center \(center) scale \(scale)")
+        }
+    }
+
+    func testActivationsMatchDefinitions() throws {
+        for f in ActivationFunction.allCases {
+            let layer = LayerNode(name: "act", className: "Activation", kind: .activation(f), inputs: ["input"])
+            let (err, _) = try compareWithReference(inputShape: [2, 3, 5, 6], layers: [layer], weights: [:])
+            XCTAssertLessThan(err, 1e-6, "\(f)")
+        }
+    }
+
+    func testSoftmaxRowsSumToOne() throws {
+        let layer = LayerNode(name: "act", className: "Activation", kind: .activation(.softmax), inputs: ["input"])
+        let (model, _, _) = try makeModel(inputShape: [4, 3], layers: [layer], weights: [:])
+        let y = try model.predict(randomTensor([2, 4, 3], seed: 9, range: -20...20))["act"]!
+        for row in 0..<8 {
+            XCTAssertEqual(y.scalars[row * 3..<row * 3 + 3].reduce(0, +), 1, accuracy: 1e-6)
+        }
+    }
+
+    func testPoolingMatchesReference() throws {
+        let cases: [([Int], (Int, Int), (Int, Int), Padding)] = [
+            ([9, 9, 3], (3, 3), (2, 2), .valid), ([8, 8, 3], (3, 3), (2, 2), .same),
+            ([9, 8, 4], (3, 3), (2, 2), .same), ([7, 6, 2], (3, 3), (1, 1), .same),
+            ([6, 7, 2], (2, 2), (2, 2), .valid), ([5, 5, 3], (3, 2), (1, 2), .same),
+        ]
+        for (i, (shape, pool, strides, padding)) in cases.enumerated() {
+            for average in [false, true] {
+                let config = Pool2DConfig(pool: pool, strides: strides, padding: padding)
+                let layer = LayerNode(name: "pool", className: average ? "AveragePooling2D" : "MaxPooling2D",
+                                      kind: average ? .averagePooling2D(config) : .maxPooling2D(config), inputs: ["input"])
+                let (err, _) = try compareWithReference(inputShape: [2] + shape, layers: [layer], weights: [:])
+                XCTAssertLessThan(err, 1e-6, "case \(i) average \(average)")
+            }
+        }
+    }
+
+    func testGlobalAveragePoolingMatchesReference() throws {
+        for keep in [false, true] {
+            let layer = LayerNode(name: "gap", className: "GlobalAveragePooling2D",
+                                  kind: .globalAveragePooling2D(keepDims: keep), inputs: ["input"])
+            let (err, _) = try compareWithReference(inputShape: [3, 5, 7, 6], layers: [layer], weights: [:])
+            XCTAssertLessThan(err, 1e-6)
+        }
+    }
+
+    /// Branches of different kernels concatenated on channels, and on width.
+    func testConcatenateMatchesReference() throws {
+        let a = conv("a", filters: 3, kernel: (1, 1), padding: .same)
+        let b = conv("b", filters: 5, kernel: (3, 3), padding: .same)
+        let c = conv("c", filters: 4, kernel: (1, 3), padding: .same)
+        let channels = LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: 3), inputs: ["a", "b", "c"])
+        let last = LayerNode(name: "cat_last", className: "Concatenate", kind: .concatenate(axis: -1), inputs: ["c", "a"])
+        let width = LayerNode(name: "cat_w", className: "Concatenate", kind: .concatenate(axis: 2), inputs: ["a", "input"])
+        let weights: [String: [String: Tensor]] = [
+            "a": convWeights((1, 1), cin: 3, filters: 3, bias: false, seed: 1),
+            "b": convWeights((3, 3), cin: 3, filters: 5, bias: false, seed: 2),
+            "c": convWeights((1, 3), cin: 3, filters: 4, bias: false, seed: 3),
+        ]
+        let (err, _) = try compareWithReference(inputShape: [2, 5, 6, 3], layers: [a, b, c, channels, last, width], weights: weights)
+        XCTAssertLessThan(err, 1e-5)
+    }
+
+    /// A residual tail as FaceNet has it: up-projection with bias, Lambda scale, Add (2 and 3
+    /// inputs), Dropout, global pooling, Dense with bias and ReLU.
+    func testResidualScaleAddDropoutDenseMatchReference() throws {
+        let up = conv("up", filters: 4, kernel: (1, 1), padding: .same, bias: true)
+        let scaled = LayerNode(name: "scaled", className: "Lambda", kind: .scale(0.17), inputs: ["up"])
+        let add = LayerNode(name: "add", className: "Add", kind: .add, inputs: ["input", "scaled"])
+        let add3 = LayerNode(name: "add3", className: "Add", kind: .add, inputs: ["input", "scaled", "add"])
+        let drop = LayerNode(name: "drop", className: "Dropout", kind: .dropout, inputs: ["add3"])
+        let gap = LayerNode(name: "gap", className: "GlobalAveragePooling2D", kind: .globalAveragePooling2D(keepDims: false), inputs: ["drop"])
+        let dense = LayerNode(name: "dense", className: "Dense",
+                              kind: .dense(DenseConfig(units: 6, useBias: true, activation: .relu)), inputs: ["gap"])
+        let weights: [String: [String: Tensor]] = [
+            "up": convWeights((1, 1), cin: 4, filters: 4, bias: true, seed: 9),
+            "dense": ["kernel": randomTensor([4, 6], seed: 5), "bias": randomTensor([6], seed: 6)],
+        ]
+        let (err, _) = try compareWithReference(inputShape: [3, 5, 6, 4], layers: [up, scaled, add, add3, drop, gap, dense],
+                                                weights: weights)
+        XCTAssertLessThan(err, 1e-5)
+    }
+}
