@@ -21,8 +21,11 @@ let package = Package(
             name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
         .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(
             name: "FaceNetKit",
-            dependencies: ["CBLAS", "CHDF5", "CJPEG"],
+            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(
             name: "FaceNetCLI",

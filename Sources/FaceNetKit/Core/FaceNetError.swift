@@ -21,6 +21,12 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownLayer(name: String)
     /// A golden manifest is malformed or its files do not fit it.
     case invalidManifest(path: String, reason: String)
+    /// An image file could not be decoded (empty, not an image, truncated, corrupt).
+    case invalidImage(path: String, reason: String)
+    /// An image is larger than the configured limit (checked before decoding its pixels).
+    case imageTooLarge(path: String, width: Int, height: Int, limit: String)
+    /// A TensorFlow GraphDef is malformed or does not hold the expected constants.
+    case invalidGraph(path: String, reason: String)
     /// A command-line or API argument is out of range.
     case invalidArgument(String)
 
@@ -46,6 +52,12 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "no layer named '\(name)' in the model"
         case .invalidManifest(let path, let reason):
             return "\(path): invalid golden manifest: \(reason)"
+        case .invalidImage(let path, let reason):
+            return "\(path): not a usable image: \(reason)"
+        case .imageTooLarge(let path, let width, let height, let limit):
+            return "\(path): image is \(width)×\(height), over the limit (\(limit))"
+        case .invalidGraph(let path, let reason):
+            return "\(path): invalid TensorFlow graph: \(reason)"
         case .invalidArgument(let reason):
             return reason
         }
