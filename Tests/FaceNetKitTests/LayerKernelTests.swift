@@ -60,7 +60,7 @@ final class LayerKernelTests: XCTestCase {
                 k.scalars.withUnsafeBufferPointer { kp in
                     out.withUnsafeMutableBufferPointer { op in
                         scratch.withUnsafeMutableBufferPointer { sp in
-                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kp.baseAddress!, output: op.baseAddress!,
+                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kp.baseAddress!, output: op.baseAddress!, ldc: g.filters,
                                              scratch: sp.baseAddress!, rowsPerChunk: rowsPerChunk)
                         }
                     }

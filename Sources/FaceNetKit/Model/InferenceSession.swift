@@ -10,12 +10,18 @@ public final class InferenceSession {
     /// Full shapes of the requested outputs.
     public let outputShapes: [String: [Int]]
 
-    private struct Step {
-        let layerIndex: Int
-        let inputs: [UnsafePointer<Float>]
-        let output: UnsafeMutablePointer<Float>
-        let inputShapes: [[Int]]
-        let outputShape: [Int]
+    /// A planned step with its buffers resolved to pointers.
+    private enum Step {
+        case conv(kernel: [Float], geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                  ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
+        case dense(kernel: [Float], batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
+                   output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
+        case pool(geometry: Pool2DGeometry, average: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stride: Int)
+        /// Inputs to copy, with their channel count and destination (nil: already in place).
+        case concatenate(inputs: [UnsafePointer<Float>], blocks: [Int], outer: Int, output: UnsafeMutablePointer<Float>,
+                         skip: [Bool])
+        case layer(op: Int, inputs: [UnsafePointer<Float>], inputShapes: [[Int]], output: UnsafeMutablePointer<Float>,
+                   outputShape: [Int])
     }
 
     private let steps: [Step]
@@ -23,9 +29,15 @@ public final class InferenceSession {
     private let scratch: UnsafeMutablePointer<Float>?
     private let inputBuffers: [String: UnsafeMutablePointer<Float>]
     private let outputBuffers: [String: UnsafeMutablePointer<Float>]
+    /// Floats held by the activation buffers (the memory plan's total).
+    public let activationFloats: Int
+    /// Layer names per executed step (a fused step is named by its first layer), for profiles.
+    public let stepNames: [String]
 
     /// Plans a session. `inputShapes` maps each model input name to its full NHWC shape.
-    public init(model: Model, inputShapes: [String: [Int]], outputs: [String]) throws {
+    /// - Parameter fusion: fold BatchNorm/activation/residual chains into GEMM epilogues and
+    ///   write concatenated branches in place (off: one step per layer, for testing).
+    public init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true) throws {
         let topology = model.topology
         self.model = model
         self.outputNames = outputs
@@ -65,42 +77,55 @@ public final class InferenceSession {
         self.inputShapes = inputShapes
         self.outputShapes = Dictionary(uniqueKeysWithValues: outputs.map { ($0, shapes[$0] ?? []) })
 
-        // Buffers by lifetime.
-        var stepOf: [String: Int] = [:]
-        for (i, (_, layer)) in planned.enumerated() { stepOf[layer.name] = i }
-        let counts = planned.map { shapes[$0.element.name]?.reduce(1, *) ?? 0 }
-        let reads = planned.map { $0.element.inputs.compactMap { stepOf[$0] } }
-        let aliases = planned.map { model.ops[$0.offset].isIdentity }
-        let plan = MemoryPlan(counts: counts, inputs: reads, aliases: aliases,
-                              keep: Set(outputs.compactMap { stepOf[$0] }))
-        let buffers = plan.capacities.map { capacity in
+        let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
+                                     requested: Set(outputs), fusion: fusion)
+        let memory = MemoryPlan(values: plan.values)
+        let buffers = memory.capacities.map { capacity in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(capacity, 1))
             p.initialize(repeating: 0, count: max(capacity, 1))
             return p
         }
-        var scratchCount = 0
+        func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
         var steps: [Step] = []
-        var inputBuffers: [String: UnsafeMutablePointer<Float>] = [:]
-        var outputBuffers: [String: UnsafeMutablePointer<Float>] = [:]
-        for (i, (layerIndex, layer)) in planned.enumerated() {
-            let output = buffers[plan.slotOfStep[i]]
-            let ins = layer.inputs.compactMap { stepOf[$0] }
-            let step = Step(layerIndex: layerIndex, inputs: ins.map { UnsafePointer(buffers[plan.slotOfStep[$0]]) },
-                            output: output, inputShapes: layer.inputs.map { shapes[$0] ?? [] },
-                            outputShape: shapes[layer.name] ?? [])
-            if case .conv2D(let config, _, _) = model.ops[layerIndex], let s = step.inputShapes.first, s.count == 4 {
-                let g = Conv2DGeometry(config: config, batch: s[0], height: s[1], width: s[2], channels: s[3])
-                scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g))
+        var names: [String] = []
+        for step in plan.steps {
+            switch step {
+            case .conv(let op, let g, let input, let output, let epilogue, let residual):
+                guard case .conv2D(_, let kernel, _) = model.ops[op] else { continue }
+                steps.append(.conv(kernel: kernel, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
+                                   epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
+                names.append(topology.layers[op].name)
+            case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
+                guard case .dense(_, let kernel, _) = model.ops[op] else { continue }
+                steps.append(.dense(kernel: kernel, batch: batch, inFeatures: inFeatures, units: units, input: pointer(input),
+                                    output: pointer(output), epilogue: epilogue))
+                names.append(topology.layers[op].name)
+            case .pool(let g, let average, let input, let output):
+                steps.append(.pool(geometry: g, average: average, input: pointer(input), output: pointer(output), stride: output.stride))
+                names.append("pool")
+            case .concatenate(let inputs, let inputShapes, let output, let outputShape, let axis):
+                let outer = outputShape[..<(axis + 1)].reduce(1, *)
+                let blocks = inputShapes.map { $0[(axis + 1)...].reduce(1, *) }
+                steps.append(.concatenate(inputs: inputs.map { UnsafePointer(pointer($0)) }, blocks: blocks, outer: outer,
+                                          output: pointer(output), skip: inputs.map { $0.value == output.value }))
+                names.append("concatenate")
+            case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
+                steps.append(.layer(op: op, inputs: inputs.map { UnsafePointer(pointer($0)) }, inputShapes: inputShapes,
+                                    output: pointer(output), outputShape: outputShape))
+                names.append(topology.layers[op].name)
             }
-            if case .input = layer.kind { inputBuffers[layer.name] = output }
-            steps.append(step)
         }
-        for name in outputs { outputBuffers[name] = buffers[plan.slotOfStep[stepOf[name] ?? 0]] }
         self.buffers = buffers
         self.steps = steps
-        self.inputBuffers = inputBuffers
-        self.outputBuffers = outputBuffers
-        scratch = scratchCount > 0 ? .allocate(capacity: scratchCount) : nil
+        self.stepNames = names
+        self.activationFloats = memory.totalFloats
+        self.inputBuffers = Dictionary(uniqueKeysWithValues: topology.inputNames.compactMap { name in
+            plan.locations[name].map { (name, pointer($0)) }
+        })
+        self.outputBuffers = Dictionary(uniqueKeysWithValues: outputs.compactMap { name in
+            plan.locations[name].map { (name, pointer($0)) }
+        })
+        scratch = plan.scratchCount > 0 ? .allocate(capacity: plan.scratchCount) : nil
     }
 
     deinit {
@@ -141,53 +166,63 @@ public final class InferenceSession {
     }
 
     private func execute(_ step: Step) {
-        let out = step.output
-        let count = step.outputShape.reduce(1, *)
-        switch model.ops[step.layerIndex] {
-        case .input, .identity:
-            break
-        case .conv2D(let config, let kernel, let bias):
-            let s = step.inputShapes[0]
-            let g = Conv2DGeometry(config: config, batch: s[0], height: s[1], width: s[2], channels: s[3])
+        switch step {
+        case .conv(let kernel, let g, let input, let output, let ldc, let epilogue, let residual):
+            if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
+                copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
+            }
             kernel.withUnsafeBufferPointer { k in
                 guard let k = k.baseAddress else { return }
-                withOptionalPointer(bias) { b in
-                    Conv2DKernel.run(g, input: step.inputs[0], kernel: k, bias: b,
-                                     activation: config.activation, output: out, scratch: scratch)
-                }
+                Conv2DKernel.run(g, input: input, kernel: k, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
             }
-        case .batchNormalization(let folded):
-            folded.apply(input: step.inputs[0], output: out, count: count)
-        case .activation(let function):
-            if UnsafePointer(out) != step.inputs[0] { out.update(from: step.inputs[0], count: count) }
-            ActivationKernel.apply(function, to: out, count: count, lastDimension: step.outputShape.last ?? 1)
-        case .maxPooling2D(let config), .averagePooling2D(let config):
-            let s = step.inputShapes[0]
-            let g = Pool2DGeometry(config: config, batch: s[0], height: s[1], width: s[2], channels: s[3])
-            var average = false
-            if case .averagePooling2D = model.ops[step.layerIndex] { average = true }
-            PoolingKernel.run(g, average: average, input: step.inputs[0], output: out)
-        case .globalAveragePooling2D:
-            let s = step.inputShapes[0]
-            PoolingKernel.globalAverage(batch: s[0], pixels: s[1] * s[2], channels: s[3], input: step.inputs[0], output: out)
-        case .concatenate(let axis):
-            let outer = step.outputShape[..<(axis + 1)].reduce(1, *)
-            let blocks = step.inputShapes.map { $0[(axis + 1)...].reduce(1, *) }
-            ConcatenateKernel.run(inputs: step.inputs, blocks: blocks, outer: outer, output: out)
-        case .add:
-            ElementwiseKernel.add(step.inputs, count: count, output: out)
-        case .dense(let config, let kernel, let bias):
-            let s = step.inputShapes[0]
+        case .dense(let kernel, let batch, let inFeatures, let units, let input, let output, let epilogue):
             kernel.withUnsafeBufferPointer { k in
                 guard let k = k.baseAddress else { return }
-                withOptionalPointer(bias) { b in
-                    DenseKernel.run(batch: s[0], inFeatures: s[1], units: config.units, input: step.inputs[0],
-                                    kernel: k, bias: b, activation: config.activation, output: out)
-                }
+                DenseKernel.run(batch: batch, inFeatures: inFeatures, units: units, input: input, kernel: k,
+                                output: output, epilogue: epilogue)
             }
-        case .scale(let factor):
-            ElementwiseKernel.scale(step.inputs[0], by: factor, count: count, output: out)
+        case .pool(let g, let average, let input, let output, let stride):
+            PoolingKernel.run(g, average: average, input: input, output: output, outputStride: stride)
+        case .concatenate(let inputs, let blocks, let outer, let output, let skip):
+            ConcatenateKernel.run(inputs: inputs, blocks: blocks, outer: outer, output: output, skip: skip)
+        case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
+            executeUnfused(op, inputs: inputs, inputShapes: inputShapes, output: output, outputShape: outputShape)
         }
+    }
+
+    /// Layers that run on their own (everything outside a fused chain).
+    private func executeUnfused(_ op: Int, inputs: [UnsafePointer<Float>], inputShapes: [[Int]],
+                                output out: UnsafeMutablePointer<Float>, outputShape: [Int]) {
+        let count = outputShape.reduce(1, *)
+        switch model.ops[op] {
+        case .input, .identity, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
+            // Planned as their own step kinds.
+            break
+        case .batchNormalization(let folded):
+            folded.apply(input: inputs[0], output: out, count: count)
+        case .activation(let function):
+            if UnsafePointer(out) != inputs[0] { out.update(from: inputs[0], count: count) }
+            ActivationKernel.apply(function, to: out, count: count, lastDimension: outputShape.last ?? 1)
+        case .globalAveragePooling2D:
+            let s = inputShapes[0]
+            PoolingKernel.globalAverage(batch: s[0], pixels: s[1] * s[2], channels: s[3], input: inputs[0], output: out)
+        case .add:
+            ElementwiseKernel.add(inputs, count: count, output: out)
+        case .scale(let factor):
+            ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
+        }
+    }
+}
+
+/// Copies `rows` rows of `columns` floats between row strides.
+func copyRows(from source: UnsafePointer<Float>, stride sourceStride: Int, to destination: UnsafeMutablePointer<Float>,
+              stride destinationStride: Int, rows: Int, columns: Int) {
+    if sourceStride == columns, destinationStride == columns {
+        destination.update(from: source, count: rows * columns)
+        return
+    }
+    for r in 0..<rows {
+        (destination + r * destinationStride).update(from: source + r * sourceStride, count: columns)
     }
 }
 

@@ -1,56 +1,35 @@
-/// Assigns every layer output to a reusable buffer ("slot"), from the lifetimes the graph
-/// implies: a slot is free again once the last layer reading it has run. Requested outputs
-/// stay live to the end. Identity layers (Dropout) share their input's slot.
+/// Assigns every planned value to a reusable buffer ("slot") from its lifetime: the step
+/// that first writes it (birth) to the last step that reads it (death; requested outputs
+/// live to the end). A slot is reused only by a value born after its occupant died, so a
+/// step never writes over what it reads.
 struct MemoryPlan {
-    /// Slot of each planned layer's output, by step index.
-    private(set) var slotOfStep: [Int] = []
+    /// Slot of each value.
+    private(set) var slotOfValue: [Int] = []
     /// Floats each slot must hold.
     private(set) var capacities: [Int] = []
 
-    /// - Parameters:
-    ///   - counts: floats of each step's output.
-    ///   - inputs: step indices each step reads.
-    ///   - aliases: whether a step's output is its (single) input's buffer.
-    ///   - keep: steps whose outputs must survive to the end.
-    init(counts: [Int], inputs: [[Int]], aliases: [Bool], keep: Set<Int>) {
-        let n = counts.count
-        var lastUse = [Int](repeating: -1, count: n)
-        for (step, reads) in inputs.enumerated() {
-            for r in reads { lastUse[r] = max(lastUse[r], step) }
-        }
-        for k in keep { lastUse[k] = Int.max }
-        var liveValues: [Int] = []  // per slot: live values using it
-        slotOfStep = [Int](repeating: -1, count: n)
-        for step in 0..<n {
+    init(values: [ExecutionPlan.Value]) {
+        slotOfValue = [Int](repeating: -1, count: values.count)
+        var busyUntil: [Int] = []  // per slot: death of its current occupant
+        for v in values.indices.sorted(by: { (values[$0].birth, $0) < (values[$1].birth, $1) }) {
+            let value = values[v]
+            let free = capacities.indices.filter { busyUntil[$0] < value.birth }
             let slot: Int
-            if aliases[step], let source = inputs[step].first {
-                slot = slotOfStep[source]
+            if let fit = free.filter({ capacities[$0] >= value.count }).min(by: { capacities[$0] < capacities[$1] }) {
+                slot = fit
+            } else if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
+                capacities[largest] = value.count
+                slot = largest
             } else {
-                slot = Self.pickSlot(need: counts[step], capacities: &capacities, liveValues: &liveValues)
+                capacities.append(value.count)
+                busyUntil.append(0)
+                slot = capacities.count - 1
             }
-            slotOfStep[step] = slot
-            liveValues[slot] += 1
-            // An output nobody reads (and nobody asked for) is dead at once.
-            if lastUse[step] < 0 { lastUse[step] = step }
-            for r in Set(inputs[step]) where lastUse[r] == step {
-                liveValues[slotOfStep[r]] -= 1
-            }
-            if lastUse[step] == step { liveValues[slot] -= 1 }
+            busyUntil[slot] = value.death
+            slotOfValue[v] = slot
         }
     }
 
-    /// Best fit among free slots; else grow the largest free one; else a new slot.
-    private static func pickSlot(need: Int, capacities: inout [Int], liveValues: inout [Int]) -> Int {
-        let free = capacities.indices.filter { liveValues[$0] == 0 }
-        if let fit = free.filter({ capacities[$0] >= need }).min(by: { capacities[$0] < capacities[$1] }) {
-            return fit
-        }
-        if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
-            capacities[largest] = need
-            return largest
-        }
-        capacities.append(need)
-        liveValues.append(0)
-        return capacities.count - 1
-    }
+    /// Total floats across slots.
+    var totalFloats: Int { capacities.reduce(0, +) }
 }

@@ -32,20 +32,6 @@ enum ActivationKernel {
             }
         }
     }
-
-    /// Adds a per-column bias to a (rows × columns) row-major matrix, then activates it:
-    /// the epilogue of every GEMM-based layer.
-    static func biasAndActivate(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                                bias: UnsafePointer<Float>?, activation: ActivationFunction) {
-        if let bias {
-            var row = data
-            for _ in 0..<rows {
-                for j in 0..<columns { row[j] += bias[j] }
-                row += columns
-            }
-        }
-        apply(activation, to: data, count: rows * columns, lastDimension: columns)
-    }
 }
 
 /// Naive references, on whole tensors, written from the definitions.

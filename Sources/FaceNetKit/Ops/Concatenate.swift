@@ -1,13 +1,15 @@
 /// Concatenation along one axis. The tensor is seen as (outer, axis × inner): each input
 /// contributes a contiguous block of `axisSize × inner` floats to every outer row.
 enum ConcatenateKernel {
-    /// `blocks[i]` = floats input i contributes per outer row.
-    static func run(inputs: [UnsafePointer<Float>], blocks: [Int], outer: Int, output: UnsafeMutablePointer<Float>) {
+    /// `blocks[i]` = floats input i contributes per outer row; inputs marked in `skip` are
+    /// already in place (written there by the layer that produced them).
+    static func run(inputs: [UnsafePointer<Float>], blocks: [Int], outer: Int, output: UnsafeMutablePointer<Float>,
+                    skip: [Bool]? = nil) {
         var out = output
         for o in 0..<outer {
-            for (input, block) in zip(inputs, blocks) {
-                out.update(from: input + o * block, count: block)
-                out += block
+            for i in inputs.indices {
+                if skip?[i] != true { out.update(from: inputs[i] + o * blocks[i], count: blocks[i]) }
+                out += blocks[i]
             }
         }
     }

@@ -40,7 +40,8 @@ struct Conv2DGeometry: Sendable, Equatable {
     }
 }
 
-/// The two fast paths of Conv2D; both end in the bias + activation epilogue.
+/// The two fast paths of Conv2D, each ending in the fused epilogue. The output rows may be
+/// `ldc` floats apart (a channel slice of a concatenation).
 enum Conv2DKernel {
     /// Upper bound on the im2col scratch, in floats (16 MiB): big enough for GEMMs of a
     /// few thousand rows, small enough to stay in memory budget at any batch size.
@@ -53,23 +54,26 @@ enum Conv2DKernel {
 
     /// Runs the convolution. `kernel` is HWIO, i.e. a (K × filters) row-major matrix.
     static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                    bias: UnsafePointer<Float>?, activation: ActivationFunction,
-                    output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
+                    output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+                    scratch: UnsafeMutablePointer<Float>?) {
         if g.isPointwise {
-            Conv2DPointwise.run(g, input: input, kernel: kernel, output: output)
+            Conv2DPointwise.run(g, input: input, kernel: kernel, output: output, ldc: ldc,
+                                alpha: epilogue.alpha, accumulate: epilogue.accumulate)
         } else if let scratch {
-            Conv2DIm2col.run(g, input: input, kernel: kernel, output: output, scratch: scratch,
+            Conv2DIm2col.run(g, input: input, kernel: kernel, output: output, ldc: ldc,
+                             alpha: epilogue.alpha, accumulate: epilogue.accumulate, scratch: scratch,
                              rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
         }
-        ActivationKernel.biasAndActivate(output, rows: g.rows, columns: g.filters, bias: bias, activation: activation)
+        epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
 }
 
-/// C = A · B for row-major A (m × k), B (k × n), C (m × n) with leading dimension `ldc`.
+/// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k), B (k × n), C (m × n,
+/// rows `ldc` apart).
 @inline(__always)
 func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-           c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
+           c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
     guard m > 0, n > 0, k > 0 else { return }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                1, a, Int32(k), b, Int32(n), 0, c, Int32(ldc ?? n))
+                alpha, a, Int32(k), b, Int32(n), accumulate ? 1 : 0, c, Int32(ldc ?? n))
 }

@@ -1,10 +1,11 @@
-/// Fully connected layer: (N, in) · (in, units) kernel + bias, then activation. One GEMM.
+/// Fully connected layer: (N, in) · (in, units) kernel, then the epilogue (bias, any folded
+/// batch norm, activation). One GEMM.
 enum DenseKernel {
     static func run(batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
-                    kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                    activation: ActivationFunction, output: UnsafeMutablePointer<Float>) {
-        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: output)
-        ActivationKernel.biasAndActivate(output, rows: batch, columns: units, bias: bias, activation: activation)
+                    kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, epilogue: Epilogue) {
+        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: output, alpha: epilogue.alpha,
+              accumulate: epilogue.accumulate)
+        epilogue.apply(to: output, rows: batch, columns: units, ldc: units)
     }
 }
 

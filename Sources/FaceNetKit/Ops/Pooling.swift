@@ -22,8 +22,12 @@ struct Pool2DGeometry: Sendable, Equatable {
 /// Max and average pooling. Padding cells never count: max ignores them, average divides
 /// by the number of real cells in the window (TensorFlow's rule).
 enum PoolingKernel {
-    static func run(_ g: Pool2DGeometry, average: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    /// `outputStride`: floats between output pixels (the channel count, or more when the
+    /// output is a channel slice of a concatenation).
+    static func run(_ g: Pool2DGeometry, average: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    outputStride: Int? = nil) {
         let c = g.channels
+        let stride = outputStride ?? c
         var out = output
         for n in 0..<g.batch {
             let image = input + n * g.inHeight * g.inWidth * c
@@ -49,7 +53,7 @@ enum PoolingKernel {
                         let inverse = 1 / Float((h1 - h0) * (w1 - w0))
                         for k in 0..<c { out[k] *= inverse }
                     }
-                    out += c
+                    out += stride
                 }
             }
         }

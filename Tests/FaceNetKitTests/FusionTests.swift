@@ -1,0 +1,88 @@
+import XCTest
+@testable import FaceNetKit
+
+/// Fused execution (epilogues, residual accumulation, in-place concatenation) against the
+/// unfused engine and the naive reference, with and without intermediate layers requested.
+final class FusionTests: XCTestCase {
+    private func tinyModel() throws -> (Model, Tensor) {
+        let model = try Model.load(weightsPath: Paths.fixture("tiny/model_full.h5"))
+        let manifest = try GoldenManifest(path: Paths.fixture("tiny/manifest.json"))
+        return (model, try manifest.readTensor(manifest.inputFile, shape: manifest.inputShape))
+    }
+
+    private func run(_ model: Model, _ x: Tensor, outputs: [String], fusion: Bool) throws -> ([String: Tensor], Int) {
+        let session = try InferenceSession(model: model, inputShapes: [model.topology.inputNames[0]: x.shape],
+                                           outputs: outputs, fusion: fusion)
+        return (try session.run([model.topology.inputNames[0]: x]), session.stepNames.count)
+    }
+
+    func testFusedEqualsUnfusedOnTinyModel() throws {
+        let (model, x) = try tinyModel()
+        let output = model.topology.outputNames[0]
+        let (fused, fusedSteps) = try run(model, x, outputs: [output], fusion: true)
+        let (plain, plainSteps) = try run(model, x, outputs: [output], fusion: false)
+        let err = maxAbsDifference(try XCTUnwrap(fused[output]), try XCTUnwrap(plain[output]))
+        XCTAssertLessThan(err, 1e-5)
+        // BN, ReLU, Lambda, Add and branch copies disappear into the GEMMs.
+        XCTAssertLessThan(fusedSteps * 2, plainSteps, "fused \(fusedSteps) steps vs \(plainSteps)")
+        print("tiny model: \(plainSteps) steps unfused, \(fusedSteps) fused, max abs diff \(err)")
+    }
+
+    /// Layers inside fused chains, when asked for, come out exactly as unfused.
+    func testIntermediateLayersInsideFusedChainsStayFetchable() throws {
+        let (model, x) = try tinyModel()
+        let inside = [
+            "Conv2d_1a_3x3",                                  // conv before its BN
+            "Conv2d_2a_3x3_BatchNorm",                        // BN before its ReLU
+            "Block35_1_Branch_1_Conv2d_0b_3x3_Activation",    // a branch written into a concat
+            "lambda_1", "add_1",                              // inside a residual chain
+            "Mixed_6a", "Bottleneck", model.topology.outputNames[0],
+        ]
+        let (fused, _) = try run(model, x, outputs: inside, fusion: true)
+        let (plain, _) = try run(model, x, outputs: inside, fusion: false)
+        for name in inside {
+            let err = maxAbsDifference(try XCTUnwrap(fused[name], name), try XCTUnwrap(plain[name], name))
+            XCTAssertLessThan(err, 1e-5, name)
+        }
+    }
+
+    /// Patterns that must not fuse: BatchNorm after a conv that already has an activation,
+    /// a conv read by two layers; and a pool written into a concatenation.
+    func testFusionRespectsOrderAndSharing() throws {
+        func conv(_ name: String, _ filters: Int, _ k: Int, activation: ActivationFunction = .linear, bias: Bool = false,
+                  input: String) -> LayerNode {
+            LayerNode(name: name, className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: filters, kernel: (k, k), padding: .same, useBias: bias, activation: activation)),
+                      inputs: [input])
+        }
+        let bnConfig = BatchNormConfig(center: true, scale: true, epsilon: 0.001, axis: -1)
+        let layers = [
+            conv("relu_conv", 4, 3, activation: .relu, bias: true, input: "input"),
+            LayerNode(name: "bn_after_relu", className: "BatchNormalization", kind: .batchNormalization(bnConfig), inputs: ["relu_conv"]),
+            conv("shared", 4, 1, input: "bn_after_relu"),
+            LayerNode(name: "act_a", className: "Activation", kind: .activation(.relu), inputs: ["shared"]),
+            LayerNode(name: "act_b", className: "Activation", kind: .activation(.tanh), inputs: ["shared"]),
+            LayerNode(name: "pool", className: "MaxPooling2D",
+                      kind: .maxPooling2D(Pool2DConfig(pool: (3, 3), strides: (1, 1), padding: .same)), inputs: ["act_b"]),
+            LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: -1), inputs: ["act_a", "pool", "act_b"]),
+            conv("up", 12, 1, bias: true, input: "cat"),
+            LayerNode(name: "scaled", className: "Lambda", kind: .scale(0.3), inputs: ["up"]),
+            LayerNode(name: "sum", className: "Add", kind: .add, inputs: ["scaled", "cat"]),
+            LayerNode(name: "out", className: "Activation", kind: .activation(.relu), inputs: ["sum"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "relu_conv": ["kernel": randomTensor([3, 3, 3, 4], seed: 1), "bias": randomTensor([4], seed: 2)],
+            "bn_after_relu": ["gamma": randomTensor([4], seed: 3), "beta": randomTensor([4], seed: 4),
+                              "moving_mean": randomTensor([4], seed: 5), "moving_variance": randomTensor([4], seed: 6, range: 0.5...2)],
+            "shared": ["kernel": randomTensor([1, 1, 4, 4], seed: 7)],
+            "up": ["kernel": randomTensor([1, 1, 12, 12], seed: 8), "bias": randomTensor([12], seed: 9)],
+        ]
+        let (model, topology, loaded) = try makeModel(inputShape: [7, 6, 3], layers: layers, weights: weights)
+        let x = randomTensor([2, 7, 6, 3], seed: 10)
+        let fused = try XCTUnwrap(try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["out"])
+            .run(["input": x])["out"])
+        let reference = try XCTUnwrap(try ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
+                                                                outputs: ["out"])["out"])
+        XCTAssertLessThan(maxAbsDifference(fused, reference), 1e-5)
+    }
+}
