@@ -18,6 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice).")
     var threads: Int?
 
+    @Flag(help: "Per-layer table: time and GFLOP/s of every distinct step shape (median over the iterations).")
+    var layers = false
+
     @Flag(help: "End with one JSON object.")
     var json = false
 
@@ -49,9 +52,35 @@ struct BenchCommand: ParsableCommand {
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
               + "\(String(format: "%.2f", perImage)) ms/image, \(String(format: "%.1f", gflops)) GFLOP/s "
               + "(min \(String(format: "%.2f", times[0] / Double(batch))), max \(String(format: "%.2f", times[times.count - 1] / Double(batch))) ms/image over \(iterations))")
+        if layers { try printLayerTable(session: session, input: [inputName: input]) }
         if json {
             print("{\"ms_per_image\": \(perImage), \"batch\": \(batch), \"threads\": \(BLASInfo.threads), "
                   + "\"blas_core\": \"\(BLASInfo.coreName)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops)}")
         }
+    }
+
+    /// Median time per step over the iterations, grouped by step kind and shape.
+    private func printLayerTable(session: InferenceSession, input: [String: Tensor]) throws {
+        var samples: [[Double]] = Array(repeating: [], count: session.stepNames.count)
+        for _ in 0..<iterations {
+            for (i, t) in try session.profile(input).enumerated() { samples[i].append(t) }
+        }
+        struct Row { var count = 0; var seconds = 0.0; var flops = 0 }
+        var rows: [String: Row] = [:]
+        for (i, kind) in session.stepKinds.enumerated() {
+            let sorted = samples[i].sorted()
+            rows[kind, default: Row()].count += 1
+            rows[kind, default: Row()].seconds += sorted[sorted.count / 2]
+            rows[kind, default: Row()].flops += session.stepFlops[i]
+        }
+        let total = rows.values.reduce(0) { $0 + $1.seconds }
+        print("step kind and shape (per pass, batch \(batch))".padding(toLength: 48, withPad: " ", startingAt: 0)
+              + "  count    ms/pass  share  GFLOP/s")
+        for (kind, row) in rows.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            let gflops = row.flops > 0 ? String(format: "%7.1f", Double(row.flops) / row.seconds / 1e9) : "      -"
+            print(kind.padding(toLength: 48, withPad: " ", startingAt: 0)
+                  + String(format: "  %5d  %9.3f  %4.1f%%  ", row.count, row.seconds * 1e3, row.seconds / total * 100) + gflops)
+        }
+        print(String(format: "sum of steps: %.3f ms/pass", total * 1e3))
     }
 }

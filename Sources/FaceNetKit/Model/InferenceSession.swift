@@ -1,3 +1,5 @@
+import Foundation
+
 /// A model prepared for one input shape and one set of requested outputs. It plans the
 /// layers to run, their buffers (reused by lifetime) and the conv scratch once; `run`
 /// then allocates nothing but the returned tensors. Not thread-safe: one per thread.
@@ -33,6 +35,9 @@ public final class InferenceSession {
     public let activationFloats: Int
     /// Layer names per executed step (a fused step is named by its first layer), for profiles.
     public let stepNames: [String]
+    /// Per step: a short description of its kind and shape, and its FLOPs (2 per multiply-add).
+    public let stepKinds: [String]
+    public let stepFlops: [Int]
 
     /// Plans a session. `inputShapes` maps each model input name to its full NHWC shape.
     /// - Parameter fusion: fold BatchNorm/activation/residual chains into GEMM epilogues and
@@ -88,7 +93,12 @@ public final class InferenceSession {
         func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
         var steps: [Step] = []
         var names: [String] = []
+        var kinds: [String] = []
+        var flops: [Int] = []
         for step in plan.steps {
+            let (kind, flop) = Self.summarize(step)
+            kinds.append(kind)
+            flops.append(flop)
             switch step {
             case .conv(let op, let g, let input, let output, let epilogue, let residual):
                 guard case .conv2D(_, let kernel, _) = model.ops[op] else { continue }
@@ -118,6 +128,8 @@ public final class InferenceSession {
         self.buffers = buffers
         self.steps = steps
         self.stepNames = names
+        self.stepKinds = kinds
+        self.stepFlops = flops
         self.activationFloats = memory.totalFloats
         self.inputBuffers = Dictionary(uniqueKeysWithValues: topology.inputNames.compactMap { name in
             plan.locations[name].map { (name, pointer($0)) }
@@ -162,6 +174,35 @@ public final class InferenceSession {
     private func forward() {
         for step in steps {
             execute(step)
+        }
+    }
+
+    /// Runs once and returns the wall time of every step, in seconds (same order as `stepNames`).
+    public func profile(_ inputs: [String: Tensor]) throws -> [Double] {
+        _ = try run(inputs)
+        var times: [Double] = []
+        times.reserveCapacity(steps.count)
+        for step in steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            execute(step)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times
+    }
+
+    private static func summarize(_ step: PlannedStep) -> (String, Int) {
+        switch step {
+        case .conv(_, let g, _, _, _, _):
+            let shape = "conv \(g.kernelHeight)x\(g.kernelWidth)/\(g.strideHeight) \(g.inHeight)x\(g.inWidth)x\(g.inChannels)->\(g.filters)"
+            return (shape, 2 * g.rows * g.filters * g.depth)
+        case .dense(_, let batch, let inFeatures, let units, _, _, _):
+            return ("dense \(inFeatures)->\(units)", 2 * batch * inFeatures * units)
+        case .pool(let g, let average, _, _):
+            return ("\(average ? "avgpool" : "maxpool") \(g.poolHeight)x\(g.poolWidth)/\(g.strideHeight) \(g.inHeight)x\(g.inWidth)x\(g.channels)", 0)
+        case .concatenate(_, _, _, let shape, _):
+            return ("concatenate \(shape.dropFirst().map(String.init).joined(separator: "x"))", 0)
+        case .layer(_, _, _, _, let shape):
+            return ("layer \(shape.dropFirst().map(String.init).joined(separator: "x"))", 0)
         }
     }
 
