@@ -1,0 +1,87 @@
+#ifndef CIMAGECODECS_H
+#define CIMAGECODECS_H
+/* C side of the image decoders. libjpeg and libpng report errors by longjmp, which Swift
+   cannot catch, so the setjmp/longjmp boundary lives here and every failure comes back
+   as a return code plus a message kept in the decoder handle.
+
+   Two phases, so the caller can check size limits before any pixel memory exists:
+     h = cic_jpeg_create();
+     cic_jpeg_read_header(h, data, size, &info);     -> width, height, colour model
+     ... caller checks info against its limits, allocates width*height*3 bytes ...
+     cic_jpeg_decode_rgb(h, out, out_size);          -> 8-bit RGB, row-major, top row first
+     cic_jpeg_exif(h, &n);                           -> TIFF bytes of the Exif APP1, or NULL
+     cic_jpeg_destroy(h);
+   The same for PNG with cic_png_*. `data` must stay valid and unchanged until destroy.
+   Neither phase allocates the output image; header reading allocates only what libjpeg /
+   libpng need for the headers. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return codes. */
+enum {
+    CIC_OK = 0,
+    CIC_ERR_CORRUPT = 1,     /* not a valid file of the format, truncated, bad CRC, corrupt data */
+    CIC_ERR_UNSUPPORTED = 2, /* valid but a variant this decoder does not turn into RGB */
+    CIC_ERR_NOMEM = 3,       /* the library could not allocate its working memory */
+    CIC_ERR_USAGE = 4        /* calls out of order, or an output buffer of the wrong size */
+};
+
+/* Colour model of the stored samples (before conversion to RGB). */
+enum {
+    CIC_MODEL_GRAY = 1,       /* JPEG grayscale, PNG gray (maybe + tRNS) */
+    CIC_MODEL_GRAY_ALPHA = 2, /* PNG gray + alpha */
+    CIC_MODEL_RGB = 3,        /* JPEG YCbCr or RGB, PNG truecolour */
+    CIC_MODEL_RGBA = 4,       /* PNG truecolour + alpha */
+    CIC_MODEL_PALETTE = 5,    /* PNG indexed colour (maybe + tRNS) */
+    CIC_MODEL_CMYK = 6,       /* JPEG CMYK (Adobe convention: stored inverted) */
+    CIC_MODEL_YCCK = 7        /* JPEG YCCK (Adobe, as Photoshop writes CMYK) */
+};
+
+/* What the header says. */
+typedef struct cic_image_info {
+    uint32_t width;
+    uint32_t height;
+    int32_t color_model;   /* CIC_MODEL_* */
+    int32_t components;    /* samples per pixel in the file (palette: 1) */
+    int32_t bit_depth;     /* bits per sample: 8 for JPEG; 1, 2, 4, 8 or 16 for PNG */
+    int32_t interlaced;    /* JPEG: progressive; PNG: Adam7 */
+    int32_t has_transparency; /* PNG: alpha channel or tRNS (dropped in the RGB output) */
+} cic_image_info;
+
+typedef struct cic_jpeg cic_jpeg;
+typedef struct cic_png cic_png;
+
+/* JPEG (libjpeg API). Decodes with JDCT_ISLOW and fancy upsampling, as Pillow does.
+   Gray -> R=G=B; YCbCr/RGB -> RGB; CMYK/YCCK -> RGB by Pillow's convert("RGB") formula
+   on Adobe-inverted samples. Corrupt-data warnings (premature end of file, premature end
+   of a data segment, bad Huffman/arithmetic code, lost restart marker) are errors; other
+   warnings are tolerated and the first is kept (cic_jpeg_warning). Reading stops after the
+   last pixel row, so a missing EOI marker is not an error. Over 1000 progressive scans is. */
+cic_jpeg *cic_jpeg_create(void);
+int cic_jpeg_read_header(cic_jpeg *h, const uint8_t *data, size_t size, cic_image_info *info);
+int cic_jpeg_decode_rgb(cic_jpeg *h, uint8_t *out, size_t out_size);
+/* TIFF structure of the first APP1 "Exif\0\0" marker (without that prefix), or NULL.
+   Available once the header is read (a copy: libjpeg frees its saved markers when decoding
+   ends); valid until cic_jpeg_destroy. */
+const uint8_t *cic_jpeg_exif(const cic_jpeg *h, size_t *size);
+/* Message of the last failure ("" if none). */
+const char *cic_jpeg_message(const cic_jpeg *h);
+/* First tolerated libjpeg warning ("" if none). */
+const char *cic_jpeg_warning(const cic_jpeg *h);
+void cic_jpeg_destroy(cic_jpeg *h);
+
+/* PNG (libpng). 16-bit samples keep their high byte (Pillow's RGB;16B unpacking);
+   1/2/4-bit gray is scaled to 0..255; palette -> its RGB entries; alpha and tRNS are
+   dropped, not composited. No gamma correction. Any CRC error, ancillary chunks
+   included, is an error; so is a file that ends before IEND. */
+cic_png *cic_png_create(void);
+int cic_png_read_header(cic_png *h, const uint8_t *data, size_t size, cic_image_info *info);
+int cic_png_decode_rgb(cic_png *h, uint8_t *out, size_t out_size);
+/* TIFF structure of the eXIf chunk, or NULL. After decode it also covers an eXIf that
+   follows the image data. Valid until cic_png_destroy. */
+const uint8_t *cic_png_exif(const cic_png *h, size_t *size);
+const char *cic_png_message(const cic_png *h);
+void cic_png_destroy(cic_png *h);
+
+#endif
