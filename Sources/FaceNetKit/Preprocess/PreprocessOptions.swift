@@ -18,6 +18,9 @@ public struct PreprocessOptions: Sendable, Equatable {
         case none
     }
 
+    /// Channel order of the output. It only permutes values: the VGGFace means belong to a
+    /// colour (blue always loses 93.5940), so `.bgr` gives deepface's tensor exactly and
+    /// `.rgb` the same values reversed (see `PixelNormalization`).
     public enum ColorOrder: String, Sendable, CaseIterable {
         case rgb, bgr
     }
@@ -46,7 +49,8 @@ public struct PreprocessOptions: Sendable, Equatable {
 
     public var resize: Resize
     public var crop: Crop
-    /// deepface's letterbox: aspect-preserving resize into the target, centred black padding.
+    /// deepface's letterbox: aspect-preserving resize into the target, centred black padding
+    /// (`Letterbox`). Applied after `crop`, with the `resize` filter.
     public var letterbox: Bool
     public var color: ColorOrder
     public var normalization: Normalization
