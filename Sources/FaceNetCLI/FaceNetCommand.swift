@@ -6,8 +6,8 @@ struct FaceNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facenet",
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
-        subcommands: [
-                      GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self])
+        subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self,
+                      GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, ImportTFCommand.self])
 }
 
 /// The model source every command takes: a weights file, and the topology JSON unless the

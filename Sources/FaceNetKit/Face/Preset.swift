@@ -41,8 +41,9 @@ public enum Preset: String, Sendable, CaseIterable {
             // Sandberg: RGB MTCNN crops, bilinear resize, prewhiten.
             return PreprocessOptions(resize: .bilinearAA, crop: .center, letterbox: false, color: .rgb, normalization: .prewhiten)
         case .facenet128, .facenet512:
-            // deepface: BGR, letterbox with OpenCV's bilinear, its Facenet normalisation.
-            return PreprocessOptions(resize: .bilinear, crop: .none, letterbox: true, color: .bgr, normalization: .facenet)
+            // deepface: BGR, letterbox with OpenCV's bilinear, and its default normalisation
+            // `base` (represent/verify default it for every model; its thresholds were tuned so).
+            return PreprocessOptions(resize: .bilinear, crop: .none, letterbox: true, color: .bgr, normalization: .base)
         }
     }
 

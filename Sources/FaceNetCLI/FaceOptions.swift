@@ -1,0 +1,130 @@
+import ArgumentParser
+import FaceNetKit
+import Foundation
+
+extension PreprocessOptions.Resize: ExpressibleByArgument {}
+extension PreprocessOptions.Crop: ExpressibleByArgument {}
+extension PreprocessOptions.ColorOrder: ExpressibleByArgument {}
+extension PreprocessOptions.Normalization: ExpressibleByArgument {}
+extension DistanceMetric: ExpressibleByArgument {}
+extension Preset: ExpressibleByArgument {}
+extension WeightSet: ExpressibleByArgument {}
+
+/// The flag set `embed`, `verify` and `calibrate` share: which model, and how a photo
+/// becomes its input. Unset preprocessing flags take the preset's values.
+struct FaceOptions: ParsableArguments {
+    @Option(help: "Model preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Default facenet512-casia unless --weights is given.")
+    var model: Preset?
+
+    @Option(help: "Keras functional-model JSON (with --weights, instead of --model).")
+    var topology: String?
+
+    @Option(help: "Keras HDF5 weights (instead of --model).")
+    var weights: String?
+
+    @Option(help: "Which weights --weights holds, for default thresholds: \(WeightSet.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var weightSet: WeightSet?
+
+    @Option(help: "Resize filter: \(PreprocessOptions.Resize.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var resize: PreprocessOptions.Resize?
+
+    @Option(help: "Crop before resizing: center or none.")
+    var crop: PreprocessOptions.Crop?
+
+    @Flag(help: "deepface's letterbox: keep the aspect ratio, pad with black.")
+    var letterbox = false
+
+    @Option(help: "Channel order fed to the network: rgb or bgr.")
+    var color: PreprocessOptions.ColorOrder?
+
+    @Option(help: "Normalisation: \(PreprocessOptions.Normalization.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var normalize: PreprocessOptions.Normalization?
+
+    @Flag(help: "l2-normalise embeddings.")
+    var l2 = false
+
+    @Option(help: "Images per forward pass.")
+    var batch: Int = 8
+
+    func validate() throws {
+        if model != nil, weights != nil { throw ValidationError("give --model or --weights, not both") }
+        if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
+        if batch < 1 { throw ValidationError("--batch must be positive") }
+    }
+
+    func load() throws -> FaceNet {
+        var options: PreprocessOptions
+        let facenet: FaceNet
+        if let weights {
+            options = PreprocessOptions()
+            apply(to: &options)
+            facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet)
+        } else {
+            let preset = model ?? .facenet512Casia
+            options = preset.preprocessing
+            apply(to: &options)
+            facenet = try FaceNet(preset: preset, preprocessing: options)
+        }
+        return facenet
+    }
+
+    private func apply(to options: inout PreprocessOptions) {
+        if let resize { options.resize = resize }
+        if let crop { options.crop = crop }
+        if letterbox { options.letterbox = true }
+        if let color { options.color = color }
+        if let normalize { options.normalization = normalize }
+    }
+}
+
+/// Image files named on the command line: files as given, directories expanded to the
+/// images in them (sorted), anything else reported.
+func expandImagePaths(_ arguments: [String]) -> [String] {
+    let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    var files: [String] = []
+    for argument in arguments {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []
+            files += names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
+                .sorted { $0.localizedStandardCompare($1) == .orderedAscending }
+                .map { (argument as NSString).appendingPathComponent($0) }
+        } else {
+            files.append(argument)
+        }
+    }
+    return files
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A progress line on stderr, only when stderr is a terminal.
+struct Progress {
+    let enabled = isatty(2) != 0
+
+    func update(_ done: Int, _ total: Int, _ what: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\(what) \(done)/\(total)".utf8))
+        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// A JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+@testable import FaceNetKit
+
+/// Faces in, decisions out: the `FaceNet` API end to end.
+final class FaceNetAPITests: XCTestCase {
+    /// A small square-input network (160×160×3 → 8-d) with random weights, so the API's
+    /// paths run without the real weights.
+    private func smallFaceNet() throws -> FaceNet {
+        let layers = [
+            LayerNode(name: "conv", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 6, kernel: (5, 5), strides: (4, 4), padding: .same, activation: .relu)),
+                      inputs: ["input"]),
+            LayerNode(name: "gap", className: "GlobalAveragePooling2D", kind: .globalAveragePooling2D(keepDims: false), inputs: ["conv"]),
+            LayerNode(name: "embedding", className: "Dense", kind: .dense(DenseConfig(units: 8, useBias: true)), inputs: ["gap"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "conv": ["kernel": randomTensor([5, 5, 3, 6], seed: 1)],
+            "embedding": ["kernel": randomTensor([6, 8], seed: 2), "bias": randomTensor([8], seed: 3)],
+        ]
+        let (model, _, _) = try makeModel(inputShape: [160, 160, 3], layers: layers, weights: weights)
+        return try FaceNet(model: model, preprocessing: PreprocessOptions(), weightSet: .casia512)
+    }
+
+    func testBatchGoesOnPastBadFiles() throws {
+        let facenet = try smallFaceNet()
+        let good = ["jpeg_baseline_420.jpg", "png_gray8.png", "jpeg_exif_o6.jpg"].map { Paths.fixture("images/" + $0) }
+        let bad = ["empty.jpg", "text.jpg", "truncated_baseline.jpg", "bad_crc_idat.png", "jpeg_1x1.jpg",
+                   "bomb_60000x60000.jpg", "/no/such/photo.jpg"].map { $0.hasPrefix("/") ? $0 : Paths.fixture("images/" + $0) }
+        let files = [good[0]] + bad + Array(good.dropFirst())
+        var progressCalls = 0
+        let results = facenet.embed(files: files, batchSize: 3) { _, _ in progressCalls += 1 }
+        XCTAssertEqual(results.map(\.file), files)
+        XCTAssertGreaterThan(progressCalls, 0)
+        for (file, result) in results {
+            switch result {
+            case .success(let embedding):
+                XCTAssertTrue(good.contains(file), "\(file) should have failed")
+                XCTAssertEqual(embedding.count, 8)
+            case .failure(let error):
+                XCTAssertTrue(bad.contains(file), "\(file) failed: \(error)")
+                XCTAssertTrue(String(describing: error).contains((file as NSString).lastPathComponent),
+                              "error for \(file) does not name it: \(error)")
+            }
+        }
+        // The same image alone or inside a batch gives the same embedding.
+        let alone = try facenet.embed(file: good[1])
+        let inBatch = try XCTUnwrap(results.first { $0.file == good[1] }?.result.get())
+        XCTAssertEqual(alone, inBatch)
+    }
+
+    func testVerifyUsesWeightSetThresholdAndMetric() throws {
+        let facenet = try smallFaceNet()
+        let a = Paths.fixture("images/jpeg_baseline_420.jpg"), b = Paths.fixture("images/png_gray8.png")
+        let same = try facenet.verify(a, a)
+        XCTAssertEqual(same.distance, 0, accuracy: 1e-6)
+        XCTAssertTrue(same.verified)
+        XCTAssertEqual(same.threshold, WeightSet.casia512.threshold(for: .euclideanL2))
+        let other = try facenet.verify(a, b, metric: .cosine, threshold: 1e-9)
+        XCTAssertEqual(other.metric, .cosine)
+        XCTAssertEqual(other.threshold, 1e-9)
+        XCTAssertEqual(other.verified, other.distance <= 1e-9)
+        let ea = try facenet.embed(file: a), eb = try facenet.embed(file: b)
+        XCTAssertEqual(other.distance, try DistanceMetric.cosine.distance(ea, eb), accuracy: 1e-9)
+        XCTAssertThrowsError(try facenet.verify(a, Paths.fixture("images/text.jpg")))
+    }
+
+    func testL2NormalisedEmbeddingsHaveUnitLength() throws {
+        let e = try smallFaceNet().embed(file: Paths.fixture("images/jpeg_cmyk.jpg"), l2Normalize: true)
+        XCTAssertEqual(e.reduce(0) { $0 + Double($1) * Double($1) }, 1, accuracy: 1e-6)
+    }
+
+    func testPresetsLookInTheDocumentedPlaces() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("presets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["FACENET_WEIGHTS_DIR": dir.path, "HOME": "/nonexistent-home"]
+        XCTAssertEqual(Preset.searchDirectories(environment: env).first, dir.path)
+        XCTAssertEqual(Preset.searchDirectories(environment: env).last, Paths.packageRoot.appendingPathComponent("Weights").path)
+        // deepface's weights are the user's to supply: a clear error says where it looked.
+        XCTAssertThrowsError(try Preset.facenet128.locateFiles(environment: env)) { error in
+            XCTAssertTrue(String(describing: error).contains("facenet_weights.h5"), "\(error)")
+            XCTAssertTrue(String(describing: error).contains(dir.path), "\(error)")
+        }
+        // A weights file in the custom directory wins; the topology comes from the package.
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("facenet_weights.h5").path, contents: Data())
+        let found = try Preset.facenet128.locateFiles(environment: env)
+        XCTAssertEqual(found.weights, dir.appendingPathComponent("facenet_weights.h5").path)
+        XCTAssertTrue(found.topology.hasSuffix("Weights/facenet128.json"))
+    }
+
+    /// The shared crops, decoded and prewhitened here, embedded with the real CASIA weights,
+    /// give Keras's embeddings; calibration on the pairs gives the reference's 99.0% at 0.8023.
+    func testSharedCropsReproduceKerasEmbeddingsAndCalibration() throws {
+        let weights = try Paths.shared("models/facenet512_casia.h5")
+        let golden = try Paths.shared("faces/golden_facenet512_casia.json")
+        let crops = try Paths.shared("faces/crops")
+        let facenet = try FaceNet(topologyPath: Paths.packageRoot.appendingPathComponent("Weights/facenet512.json").path,
+                                  weightsPath: weights, weightSet: .casia512)
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: golden))) as? [String: Any])
+        let reference = try XCTUnwrap(root["embeddings"] as? [String: [Double]])
+        let names = reference.keys.sorted()
+        let files = names.map { "\(crops)/\(PairsFile.stem($0)).png" }
+        let results = facenet.embed(files: files, l2Normalize: true)
+        var worst = 0.0
+        var embeddings: [String: [Float]] = [:]
+        for (name, (_, result)) in zip(names, results) {
+            let ours = try result.get()
+            let theirs = try XCTUnwrap(reference[name])
+            XCTAssertEqual(ours.count, theirs.count)
+            worst = max(worst, zip(ours, theirs).map { abs(Double($0) - $1) }.max() ?? 0)
+            embeddings[PairsFile.stem(name)] = ours
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-4)
+        print("shared crops: max abs diff from Keras's l2 embeddings \(worst)")
+
+        let pairs = try PairsFile(path: try Paths.shared("faces/pairs.csv"))
+        let labelled = try pairs.pairs.map { pair in
+            Calibration.LabelledDistance(
+                distance: try DistanceMetric.euclideanL2.distance(try XCTUnwrap(embeddings[PairsFile.stem(pair.first)]),
+                                                                  try XCTUnwrap(embeddings[PairsFile.stem(pair.second)])),
+                samePerson: pair.samePerson)
+        }
+        let calibration = try Calibration.calibrate(labelled)
+        XCTAssertEqual(calibration.accuracy, 0.99, accuracy: 1e-9)
+        XCTAssertEqual(calibration.threshold, 0.8023, accuracy: 5e-5)
+    }
+}
