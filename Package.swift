@@ -11,8 +11,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
         .systemLibrary(
-            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            name: "CBLAS", path: "Sources/CBLAS",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",

@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
         let perImage = median / Double(batch)
         let flops = Double(try ModelSummary(topology: loaded.topology, sampleShape: sample).flops)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
-        print("OpenBLAS \(BLASInfo.coreName) kernels, \(BLASInfo.threads) threads")
+        print("\(try BLASInfo.selection().note), \(BLASInfo.threads) threads")
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
               + "\(String(format: "%.2f", perImage)) ms/image, \(String(format: "%.1f", gflops)) GFLOP/s "
               + "(min \(String(format: "%.2f", times[0] / Double(batch))), max \(String(format: "%.2f", times[times.count - 1] / Double(batch))) ms/image over \(iterations))")

@@ -44,6 +44,7 @@ public final class InferenceSession {
     ///   write concatenated branches in place (off: one step per layer, for testing).
     public init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true) throws {
         let topology = model.topology
+        _ = try BLAS.require()
         self.model = model
         self.outputNames = outputs
         guard !outputs.isEmpty else { throw FaceNetError.invalidArgument("no output layer requested") }

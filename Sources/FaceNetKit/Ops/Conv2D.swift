@@ -73,7 +73,8 @@ enum Conv2DKernel {
 @inline(__always)
 func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
            c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
-    guard m > 0, n > 0, k > 0 else { return }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                alpha, a, Int32(k), b, Int32(n), accumulate ? 1 : 0, c, Int32(ldc ?? n))
+    // Sessions load BLAS before planning (`BLAS.require()`), so this only skips when unusable.
+    guard m > 0, n > 0, k > 0, let blas = try? BLAS.library.get() else { return }
+    blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+               alpha, a, blasint(k), b, blasint(n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
 }
