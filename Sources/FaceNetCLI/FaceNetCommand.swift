@@ -10,17 +10,29 @@ struct FaceNetCommand: ParsableCommand {
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, ImportTFCommand.self])
 }
 
-/// The model source every command takes: a weights file, and the topology JSON unless the
-/// weights file is a Keras-2 full-model file that carries it.
+/// The model source the engine commands take: a preset, or a weights file and the topology
+/// JSON (unless the weights file is a Keras-2 full-model file that carries it).
 struct ModelFiles: ParsableArguments {
+    @Option(help: "Model preset (\(Preset.allCases.map(\.rawValue).joined(separator: ", "))), instead of --weights.")
+    var model: Preset?
+
     @Option(name: .long, help: "Keras HDF5 weights (save_weights, full model, or Keras 3 .weights.h5).")
-    var weights: String
+    var weights: String?
 
     @Option(name: .long, help: "Keras functional-model JSON (not needed for a full-model .h5).")
     var topology: String?
 
+    func validate() throws {
+        guard (model == nil) != (weights == nil) else { throw ValidationError("give --model or --weights (one of them)") }
+        if model != nil, topology != nil { throw ValidationError("--topology goes with --weights, not --model") }
+    }
+
     func load() throws -> Model {
-        try Model.load(weightsPath: weights, topologyPath: topology)
+        if let model {
+            let files = try model.locateFiles()
+            return try Model.load(weightsPath: files.weights, topologyPath: files.topology)
+        }
+        return try Model.load(weightsPath: weights ?? "", topologyPath: topology)
     }
 }
 
