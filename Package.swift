@@ -28,10 +28,12 @@ let package = Package(
             name: "FaceNetKit",
             dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
+        .target(name: "CAllocationCounter"),
         .executableTarget(
             name: "FaceNetCLI",
             dependencies: [
-                "FaceNetKit",
+                "FaceNetKit", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CAllocationCounter
 import FaceNetKit
 import Foundation
 
@@ -15,8 +16,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed forward passes (after one warm-up pass).")
     var iterations: Int = 10
 
-    @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice).")
+    @Option(help: "Threads (default: the active processor count).")
     var threads: Int?
+
+    @Flag(help: "Let OpenBLAS thread inside each GEMM instead of the engine's own threads (for comparison).")
+    var blasThreads = false
 
     @Flag(help: "Per-layer table: time and GFLOP/s of every distinct step shape (median over the iterations).")
     var layers = false
@@ -26,7 +30,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0, iterations > 0 else { throw ValidationError("--batch and --iterations must be positive") }
-        if let threads { BLASInfo.setThreads(threads) }
+        let threadCount = threads ?? InferenceSession.defaultThreads
         let loadStart = DispatchTime.now()
         let loaded = try model.load()
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart.uptimeNanoseconds) / 1e9
@@ -35,27 +39,45 @@ struct BenchCommand: ParsableCommand {
         let shape = [batch] + sample
         var generator = SystemRandomNumberGenerator()
         let input = try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
-        let session = try InferenceSession(model: loaded, inputShapes: [inputName: shape], outputs: loaded.topology.outputNames)
-        _ = try session.run([inputName: input])
+        let session = try InferenceSession(model: loaded, inputShapes: [inputName: shape], outputs: loaded.topology.outputNames,
+                                           threads: blasThreads ? 1 : threadCount)
+        if blasThreads { BLASInfo.setThreads(threadCount) }
+        let inputs = [inputName: input]
+        var outputs: [String: Tensor] = [:]
+        try session.run(inputs, into: &outputs)  // warm-up: first-touch of buffers, OpenBLAS threads
         var times: [Double] = []
+        times.reserveCapacity(iterations)
+        facenet_allocation_counting(1)
+        let allocationsBefore = facenet_allocation_count()
         for _ in 0..<iterations {
             let start = DispatchTime.now()
-            _ = try session.run([inputName: input])
+            try session.run(inputs, into: &outputs)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
         }
+        let allocations = Double(facenet_allocation_count() - allocationsBefore) / Double(iterations)
+        facenet_allocation_counting(0)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakRSSMB = Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
         times.sort()
         let median = times[times.count / 2]
         let perImage = median / Double(batch)
         let flops = Double(try ModelSummary(topology: loaded.topology, sampleShape: sample).flops)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
-        print("\(try BLASInfo.selection().note), \(BLASInfo.threads) threads")
+        print("\(try BLASInfo.selection().note); " + (blasThreads ? "\(BLASInfo.threads) OpenBLAS threads per GEMM"
+              : "\(session.threads) engine threads, OpenBLAS single-threaded inside them"))
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
               + "\(String(format: "%.2f", perImage)) ms/image, \(String(format: "%.1f", gflops)) GFLOP/s "
               + "(min \(String(format: "%.2f", times[0] / Double(batch))), max \(String(format: "%.2f", times[times.count - 1] / Double(batch))) ms/image over \(iterations))")
-        if layers { try printLayerTable(session: session, input: [inputName: input]) }
+        let weightsMB = Double((try? FileManager.default.attributesOfItem(atPath: loaded.weightsSource)[.size] as? Int) ?? 0) / 1e6
+        print("peak RSS \(String(format: "%.1f", peakRSSMB)) MB (weights file \(String(format: "%.1f", weightsMB)) MB, "
+              + "activations \(String(format: "%.1f", Double(session.activationFloats) * 4 / 1e6)) MB); heap allocations per forward pass "
+              + (facenet_allocation_counter_available() != 0 ? String(format: "%.1f", allocations) : "not measurable here"))
+        if layers { try printLayerTable(session: session, input: inputs) }
         if json {
-            print("{\"ms_per_image\": \(perImage), \"batch\": \(batch), \"threads\": \(BLASInfo.threads), "
-                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops)}")
+            print("{\"ms_per_image\": \(perImage), \"batch\": \(batch), \"threads\": \(threadCount), \"parallelism\": \"\(blasThreads ? "openblas" : "engine")\", "
+                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops), "
+                  + "\"peak_rss_mb\": \(peakRSSMB), \"allocations_per_pass\": \(allocations)}")
         }
     }
 

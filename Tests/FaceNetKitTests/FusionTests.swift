@@ -86,3 +86,63 @@ final class FusionTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(fused, reference), 1e-5)
     }
 }
+
+/// The session's own threads: every part of the work done once, same numbers as one thread.
+final class ThreadingTests: XCTestCase {
+    func testSharesCoverTheRangeOnce() {
+        for count in [0, 1, 5, 64, 1001] {
+            for parts in 1...5 {
+                let shares = (0..<parts).map { WorkerTeam.share(of: count, part: $0, parts: parts) }
+                XCTAssertEqual(shares.map(\.count).reduce(0, +), count)
+                for i in 1..<parts { XCTAssertEqual(shares[i - 1].upperBound, shares[i].lowerBound) }
+            }
+        }
+    }
+
+    func testThreadedSessionEqualsSingleThreaded() throws {
+        let model = try Model.load(weightsPath: Paths.fixture("tiny/model_full.h5"))
+        let manifest = try GoldenManifest(path: Paths.fixture("tiny/manifest.json"))
+        let x = try manifest.readTensor(manifest.inputFile, shape: manifest.inputShape)
+        let name = model.topology.inputNames[0]
+        let outputs = ["Mixed_6a", model.topology.outputNames[0]]
+        let single = try InferenceSession(model: model, inputShapes: [name: x.shape], outputs: outputs, threads: 1).run([name: x])
+        for threads in [2, 3] {
+            // Every convolution shared, however small: rows, filters (few rows) and residual paths.
+            let session = try InferenceSession(model: model, inputShapes: [name: x.shape], outputs: outputs, fusion: true,
+                                               threads: threads, minimumParallelFlops: 0)
+            for _ in 0..<3 {
+                let threaded = try session.run([name: x])
+                for output in outputs {
+                    XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(threaded[output]), try XCTUnwrap(single[output])), 1e-5,
+                                      "\(output) with \(threads) threads")
+                }
+            }
+        }
+    }
+
+    /// Winograd convolutions (64+ channels) split by tiles, with a residual epilogue.
+    func testThreadedWinogradAndResidualMatchReference() throws {
+        let layers = [
+            LayerNode(name: "conv", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 64, kernel: (3, 3), padding: .same, useBias: true)), inputs: ["input"]),
+            LayerNode(name: "act", className: "Activation", kind: .activation(.relu), inputs: ["conv"]),
+            LayerNode(name: "up", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 64, kernel: (1, 1), padding: .same, useBias: true)), inputs: ["act"]),
+            LayerNode(name: "scaled", className: "Lambda", kind: .scale(0.2), inputs: ["up"]),
+            LayerNode(name: "sum", className: "Add", kind: .add, inputs: ["act", "scaled"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "conv": ["kernel": randomTensor([3, 3, 64, 64], seed: 1, range: -0.1...0.1), "bias": randomTensor([64], seed: 2)],
+            "up": ["kernel": randomTensor([1, 1, 64, 64], seed: 3, range: -0.1...0.1), "bias": randomTensor([64], seed: 4)],
+        ]
+        let (model, topology, loaded) = try makeModel(inputShape: [9, 11, 64], layers: layers, weights: weights)
+        guard case .conv2D(_, _, _, let winograd)? = model.ops.dropFirst().first, winograd != nil else {
+            return XCTFail("the 3×3 conv should run as Winograd")
+        }
+        let x = randomTensor([2, 9, 11, 64], seed: 5)
+        let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x], outputs: ["sum"])["sum"])
+        let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["sum"], fusion: true,
+                                           threads: 2, minimumParallelFlops: 0)
+        XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(session.run(["input": x])["sum"]), reference), 1e-4)
+    }
+}

@@ -168,3 +168,59 @@ final class LayerKernelTests: XCTestCase {
         XCTAssertLessThan(err, 1e-5)
     }
 }
+
+/// Winograd F(2×2, 3×3) against the direct reference.
+final class WinogradTests: XCTestCase {
+    private func run(_ g: Conv2DGeometry, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
+                     epilogue: Epilogue = Epilogue(), prefill: Float = .nan) -> [Float] {
+        let u = Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters)
+        let stride = ldc ?? g.filters
+        var out = [Float](repeating: prefill, count: g.rows * stride)
+        var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, scratchLimit: scratchLimit))
+        x.scalars.withUnsafeBufferPointer { xp in
+            u.withUnsafeBufferPointer { up in
+                out.withUnsafeMutableBufferPointer { op in
+                    scratch.withUnsafeMutableBufferPointer { sp in
+                        Conv2DWinograd.run(g, input: xp.baseAddress!, u: up.baseAddress!, output: op.baseAddress!, ldc: stride,
+                                           epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func testMatchesReferenceOnOddAndEvenSizes() throws {
+        for (i, (h, w, padding)) in [(9, 8, Padding.same), (8, 8, .same), (7, 9, .valid), (6, 5, .valid), (3, 3, .same), (5, 4, .same)].enumerated() {
+            let config = Conv2DConfig(filters: 5, kernel: (3, 3), padding: padding)
+            let x = randomTensor([2, h, w, 4], seed: UInt64(10 + i))
+            let k = randomTensor([3, 3, 4, 5], seed: UInt64(20 + i))
+            let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: 4)
+            let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+            // One chunk, and chunks of a few tiles.
+            for limit in [1 << 20, 16 * 3 * (4 + 5)] {
+                let out = run(g, x: x, k: k, scratchLimit: limit)
+                let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+                XCTAssertLessThan(err, 1e-5, "\(h)x\(w) \(padding) limit \(limit)")
+            }
+        }
+    }
+
+    /// Into a channel slice (ldc > filters) with an accumulating, scaled, activated epilogue.
+    func testSliceAndEpilogue() throws {
+        let config = Conv2DConfig(filters: 3, kernel: (3, 3), padding: .same)
+        let x = randomTensor([1, 5, 7, 2], seed: 1), k = randomTensor([3, 3, 2, 3], seed: 2)
+        let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
+        let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+        let epilogue = Epilogue(alpha: 0.5, accumulate: true, scale: nil, shift: [0.1, -0.2, 0.3], activation: .relu)
+        let out = run(g, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
+        for r in 0..<g.rows {
+            for c in 0..<3 {
+                let expected = max(0, 1 + 0.5 * reference.scalars[r * 3 + c] + [0.1, -0.2, 0.3][c])
+                XCTAssertEqual(out[r * 5 + c], expected, accuracy: 1e-5)
+            }
+            XCTAssertEqual(out[r * 5 + 3], 1)
+            XCTAssertEqual(out[r * 5 + 4], 1)
+        }
+    }
+}

@@ -1,8 +1,9 @@
 /// A layer with its weights checked and repacked for its kernel, once, at load.
 enum BoundOp: Sendable {
     case input
-    /// Kernel HWIO = (K × filters) row-major, the GEMM's B matrix as Keras stores it.
-    case conv2D(Conv2DConfig, kernel: [Float], bias: [Float]?)
+    /// Kernel HWIO = (K × filters) row-major, the GEMM's B matrix as Keras stores it;
+    /// for 3×3 stride-1 convolutions also its Winograd transform (16 × inChannels × filters).
+    case conv2D(Conv2DConfig, kernel: [Float], bias: [Float]?, winograd: [Float]?)
     case batchNormalization(BatchNormFolded)
     case activation(ActivationFunction)
     case maxPooling2D(Pool2DConfig)
@@ -29,7 +30,11 @@ enum BoundOp: Sendable {
         case .input:
             self = .input
         case .conv2D(let c):
-            self = .conv2D(c, kernel: try weight("kernel"), bias: c.useBias ? try weight("bias") : nil)
+            let kernel = try weight("kernel")
+            let inChannels = c.filters > 0 ? kernel.count / (c.kernel.height * c.kernel.width * c.filters) : 0
+            let winograd = Conv2DWinograd.worthwhile(config: c, inChannels: inChannels)
+                ? Conv2DWinograd.transformKernel(kernel, inChannels: inChannels, filters: c.filters) : nil
+            self = .conv2D(c, kernel: kernel, bias: c.useBias ? try weight("bias") : nil, winograd: winograd)
         case .dense(let d):
             self = .dense(d, kernel: try weight("kernel"), bias: d.useBias ? try weight("bias") : nil)
         case .batchNormalization(let bn):

@@ -98,7 +98,7 @@ struct ExecutionPlan {
                 let bias: [Float]?
                 var epilogue = Epilogue()
                 switch op {
-                case .conv2D(let c, _, let b): (bias, epilogue.activation) = (b, c.activation)
+                case .conv2D(let c, _, let b, _): (bias, epilogue.activation) = (b, c.activation)
                 case .dense(let d, _, let b): (bias, epilogue.activation) = (b, d.activation)
                 default: bias = nil
                 }
@@ -137,9 +137,9 @@ struct ExecutionPlan {
                 if let residual { read(residual) }
                 read(input)
                 switch op {
-                case .conv2D(let c, _, _):
+                case .conv2D(let c, _, _, let winograd):
                     let g = Conv2DGeometry(config: c, batch: s[0], height: s[1], width: s[2], channels: s[3])
-                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g))
+                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g, winograd: winograd != nil))
                     steps.append(.conv(op: index, geometry: g, input: input, output: output, epilogue: epilogue, residual: residual))
                 default:
                     steps.append(.dense(op: index, batch: s[0], inFeatures: s[1], units: shape(node.name).last ?? 0,

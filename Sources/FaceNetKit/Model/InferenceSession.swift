@@ -14,7 +14,8 @@ public final class InferenceSession {
 
     /// A planned step with its buffers resolved to pointers.
     private enum Step {
-        case conv(kernel: [Float], geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        /// `kernel` is the Winograd-transformed one when `winograd`.
+        case conv(kernel: [Float], winograd: Bool, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                   ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
         case dense(kernel: [Float], batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
@@ -28,7 +29,13 @@ public final class InferenceSession {
 
     private let steps: [Step]
     private let buffers: [UnsafeMutablePointer<Float>]
-    private let scratch: UnsafeMutablePointer<Float>?
+    /// im2col / Winograd scratch, one per team member.
+    private let scratches: [UnsafeMutablePointer<Float>]
+    /// The session's own threads (nil: one thread, OpenBLAS may thread inside each GEMM).
+    private let team: WorkerTeam?
+    /// Threads that share each large convolution.
+    public let threads: Int
+    private let minimumParallelFlops: Int
     private let inputBuffers: [String: UnsafeMutablePointer<Float>]
     private let outputBuffers: [String: UnsafeMutablePointer<Float>]
     /// Floats held by the activation buffers (the memory plan's total).
@@ -40,9 +47,23 @@ public final class InferenceSession {
     public let stepFlops: [Int]
 
     /// Plans a session. `inputShapes` maps each model input name to its full NHWC shape.
-    /// - Parameter fusion: fold BatchNorm/activation/residual chains into GEMM epilogues and
-    ///   write concatenated branches in place (off: one step per layer, for testing).
-    public init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true) throws {
+    /// - Parameters:
+    ///   - fusion: fold BatchNorm/activation/residual chains into GEMM epilogues and write
+    ///     concatenated branches in place (off: one step per layer, for testing).
+    ///   - threads: the session's own threads for large convolutions (split by output rows,
+    ///     or by filters when rows are few); OpenBLAS then runs single-threaded inside them,
+    ///     so there is one level of parallelism. 1: no team, OpenBLAS threads as it likes.
+    ///     Default: `InferenceSession.defaultThreads` (the active processor count).
+    public convenience init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true,
+                            threads: Int? = nil) throws {
+        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, threads: threads,
+                      minimumParallelFlops: Self.parallelFlops)
+    }
+
+    /// `minimumParallelFlops`: convolutions below it run on the calling thread (tests set 0).
+    init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, threads: Int?,
+         minimumParallelFlops: Int) throws {
+        self.minimumParallelFlops = minimumParallelFlops
         let topology = model.topology
         _ = try BLAS.require()
         self.model = model
@@ -102,8 +123,8 @@ public final class InferenceSession {
             flops.append(flop)
             switch step {
             case .conv(let op, let g, let input, let output, let epilogue, let residual):
-                guard case .conv2D(_, let kernel, _) = model.ops[op] else { continue }
-                steps.append(.conv(kernel: kernel, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
+                guard case .conv2D(_, let kernel, _, let winograd) = model.ops[op] else { continue }
+                steps.append(.conv(kernel: winograd ?? kernel, winograd: winograd != nil, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
                                    epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
                 names.append(topology.layers[op].name)
             case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
@@ -138,17 +159,36 @@ public final class InferenceSession {
         self.outputBuffers = Dictionary(uniqueKeysWithValues: outputs.compactMap { name in
             plan.locations[name].map { (name, pointer($0)) }
         })
-        scratch = plan.scratchCount > 0 ? .allocate(capacity: plan.scratchCount) : nil
+        let threads = max(1, threads ?? Self.defaultThreads)
+        self.threads = threads
+        if threads > 1 {
+            BLASInfo.setThreads(1)
+            team = WorkerTeam(size: threads)
+        } else {
+            team = nil
+        }
+        scratches = plan.scratchCount > 0 ? (0..<threads).map { _ in .allocate(capacity: plan.scratchCount) } : []
     }
+
+    /// Threads a session uses unless told otherwise: the active processor count (at most 16).
+    public static var defaultThreads: Int { min(16, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     deinit {
         for b in buffers { b.deallocate() }
-        scratch?.deallocate()
+        for s in scratches { s.deallocate() }
     }
 
     /// Runs the planned layers on inputs of exactly the planned shapes; returns the
     /// requested outputs by name.
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        var outputs: [String: Tensor] = [:]
+        try run(inputs, into: &outputs)
+        return outputs
+    }
+
+    /// Runs like `run(_:)`, writing the outputs into `outputs`. Tensors already there with
+    /// the right shape are overwritten in place, so repeated calls allocate nothing.
+    public func run(_ inputs: [String: Tensor], into outputs: inout [String: Tensor]) throws {
         for (name, expected) in inputShapes {
             guard let tensor = inputs[name] else {
                 throw FaceNetError.inputShapeMismatch(layer: name, expected: "\(expected)", found: [])
@@ -163,12 +203,17 @@ public final class InferenceSession {
             }
         }
         forward()
-        var result: [String: Tensor] = [:]
         for name in outputNames {
             guard let buffer = outputBuffers[name], let shape = outputShapes[name] else { continue }
-            result[name] = try Tensor(shape: shape, scalars: Array(UnsafeBufferPointer(start: buffer, count: shape.reduce(1, *))))
+            let count = shape.reduce(1, *)
+            // Taken out of the dictionary so its storage is uniquely owned: written in place.
+            var tensor = outputs.removeValue(forKey: name) ?? Tensor(zeros: shape)
+            if tensor.shape != shape { tensor = Tensor(zeros: shape) }
+            tensor.scalars.withUnsafeMutableBufferPointer { dst in
+                if let base = dst.baseAddress { base.update(from: buffer, count: count) }
+            }
+            outputs[name] = tensor
         }
-        return result
     }
 
     /// Executes every step on the session's buffers.
@@ -209,13 +254,19 @@ public final class InferenceSession {
 
     private func execute(_ step: Step) {
         switch step {
-        case .conv(let kernel, let g, let input, let output, let ldc, let epilogue, let residual):
-            if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
-                copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
-            }
+        case .conv(let kernel, let winograd, let g, let input, let output, let ldc, let epilogue, let residual):
             kernel.withUnsafeBufferPointer { k in
                 guard let k = k.baseAddress else { return }
-                Conv2DKernel.run(g, input: input, kernel: k, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+                if let team, 2 * g.rows * g.filters * g.depth >= minimumParallelFlops {
+                    convolveInParallel(team, g, input: input, kernel: k, winograd: winograd, output: output, ldc: ldc,
+                                       epilogue: epilogue, residual: residual)
+                    return
+                }
+                if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
+                    copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
+                }
+                Conv2DKernel.run(g, input: input, kernel: k, winograd: winograd, output: output, ldc: ldc,
+                                 epilogue: epilogue, scratch: scratches.first)
             }
         case .dense(let kernel, let batch, let inFeatures, let units, let input, let output, let epilogue):
             kernel.withUnsafeBufferPointer { k in
@@ -229,6 +280,80 @@ public final class InferenceSession {
             ConcatenateKernel.run(inputs: inputs, blocks: blocks, outer: outer, output: output, skip: skip)
         case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
             executeUnfused(op, inputs: inputs, inputShapes: inputShapes, output: output, outputShape: outputShape)
+        }
+    }
+
+    /// Convolutions smaller than this (FLOPs) run on the calling thread alone: waking the
+    /// team costs more than it saves.
+    static let parallelFlops = 4_000_000
+
+    /// Everything a team member needs to do its part of one convolution.
+    private struct ParallelConvolution {
+        enum Phase { case residual, gemmRows, gemmColumns, winogradTiles, epilogueRows }
+        var phase: Phase
+        let g: Conv2DGeometry
+        let input: UnsafePointer<Float>
+        let kernel: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let ldc: Int
+        let epilogue: Epilogue
+        let residual: (UnsafePointer<Float>, Int)?
+        let scratches: UnsafePointer<UnsafeMutablePointer<Float>>
+        let scratchCount: Int
+
+        /// Member `part` of `parts` does its share of the current phase.
+        func perform(part: Int, parts: Int) {
+            let scratch = part < scratchCount ? scratches[part] : nil
+            switch phase {
+            case .residual:
+                guard let (shortcut, stride) = residual else { return }
+                let rows = WorkerTeam.share(of: g.rows, part: part, parts: parts)
+                copyRows(from: shortcut + rows.lowerBound * stride, stride: stride, to: output + rows.lowerBound * ldc,
+                         stride: ldc, rows: rows.count, columns: g.filters)
+            case .gemmRows:
+                Conv2DKernel.runRows(g, rows: WorkerTeam.share(of: g.rows, part: part, parts: parts), input: input, kernel: kernel,
+                                     output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+            case .gemmColumns:
+                Conv2DKernel.runColumns(g, columns: WorkerTeam.share(of: g.filters, part: part, parts: parts), input: input,
+                                        kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
+            case .winogradTiles:
+                guard let scratch else { return }
+                Conv2DWinograd.multiply(g, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g).total, part: part, parts: parts),
+                                        input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch,
+                                        scratchLimit: Conv2DKernel.scratchLimit)
+            case .epilogueRows:
+                let rows = WorkerTeam.share(of: g.rows, part: part, parts: parts)
+                epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc)
+            }
+        }
+    }
+
+    /// One convolution shared by the team: by output rows (im2col, pointwise) or tiles
+    /// (Winograd), or by filters for a pointwise GEMM with few rows.
+    private func convolveInParallel(_ team: WorkerTeam, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
+                                    kernel: UnsafePointer<Float>, winograd: Bool, output: UnsafeMutablePointer<Float>,
+                                    ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
+        scratches.withUnsafeBufferPointer { scratchList in
+            guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: 8) else { return }
+            var job = ParallelConvolution(phase: .residual, g: g, input: input, kernel: kernel, output: output, ldc: ldc,
+                                          epilogue: epilogue, residual: residual, scratches: scratchBase,
+                                          scratchCount: scratchList.count)
+            let task: WorkerTeam.Task = { context, part, parts in
+                context.assumingMemoryBound(to: ParallelConvolution.self).pointee.perform(part: part, parts: parts)
+            }
+            func runPhase(_ phase: ParallelConvolution.Phase) {
+                job.phase = phase
+                withUnsafePointer(to: &job) { team.run(task, context: UnsafeRawPointer($0)) }
+            }
+            if let (shortcut, _) = residual, UnsafePointer(output) != shortcut { runPhase(.residual) }
+            if winograd {
+                runPhase(.winogradTiles)
+                runPhase(.epilogueRows)
+            } else if g.isPointwise && g.rows < 64 * team.size {
+                runPhase(.gemmColumns)
+            } else {
+                runPhase(.gemmRows)
+            }
         }
     }
 

@@ -48,33 +48,62 @@ enum Conv2DKernel {
     static let scratchLimit = 4 << 20
 
     /// Floats of scratch this geometry needs (0 for pointwise).
-    static func scratchCount(_ g: Conv2DGeometry) -> Int {
-        g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
+    static func scratchCount(_ g: Conv2DGeometry, winograd: Bool = false) -> Int {
+        if winograd { return Conv2DWinograd.scratchCount(g, scratchLimit: scratchLimit) }
+        return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
     }
 
-    /// Runs the convolution. `kernel` is HWIO, i.e. a (K × filters) row-major matrix.
-    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+    /// Runs the convolution. `kernel` is HWIO, i.e. a (K × filters) row-major matrix, or
+    /// with `winograd` its F(2×2, 3×3) transform.
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, winograd: Bool = false,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                     scratch: UnsafeMutablePointer<Float>?) {
-        if g.isPointwise {
-            Conv2DPointwise.run(g, input: input, kernel: kernel, output: output, ldc: ldc,
-                                alpha: epilogue.alpha, accumulate: epilogue.accumulate)
-        } else if let scratch {
-            Conv2DIm2col.run(g, input: input, kernel: kernel, output: output, ldc: ldc,
-                             alpha: epilogue.alpha, accumulate: epilogue.accumulate, scratch: scratch,
-                             rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
+        if winograd {
+            guard let scratch else { return }
+            Conv2DWinograd.multiply(g, tiles: 0..<Conv2DWinograd.tiles(g).total, input: input, u: kernel, output: output,
+                                    ldc: ldc, epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+        } else {
+            runRows(g, rows: 0..<g.rows, input: input, kernel: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+            return
         }
         epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
+
+    /// The GEMM paths (pointwise or im2col) and the epilogue for output rows `rows` only, so
+    /// threads can share a convolution by rows.
+    static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>?) {
+        guard !rows.isEmpty else { return }
+        if g.isPointwise {
+            sgemm(m: rows.count, n: g.filters, k: g.inChannels, a: input + rows.lowerBound * g.inChannels, b: kernel,
+                  c: output + rows.lowerBound * ldc, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+        } else if let scratch {
+            Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
+                             alpha: epilogue.alpha, accumulate: epilogue.accumulate, scratch: scratch,
+                             rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
+        }
+        epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc)
+    }
+
+    /// A pointwise convolution (or any GEMM) for filters `columns` only: how threads share
+    /// one whose rows are too few to split.
+    static func runColumns(_ g: Conv2DGeometry, columns: Range<Int>, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                           output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) {
+        guard !columns.isEmpty else { return }
+        sgemm(m: g.rows, n: columns.count, k: g.inChannels, a: input, b: kernel + columns.lowerBound, ldb: g.filters,
+              c: output + columns.lowerBound, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+        epilogue.apply(to: output + columns.lowerBound, rows: g.rows, columns: columns.count, ldc: ldc,
+                       firstColumn: columns.lowerBound)
+    }
 }
 
-/// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k), B (k × n), C (m × n,
-/// rows `ldc` apart).
+/// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k), B (k × n, rows `ldb`
+/// apart), C (m × n, rows `ldc` apart).
 @inline(__always)
-func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int? = nil,
            c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
     // Sessions load BLAS before planning (`BLAS.require()`), so this only skips when unusable.
     guard m > 0, n > 0, k > 0, let blas = try? BLAS.library.get() else { return }
     blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
-               alpha, a, blasint(k), b, blasint(n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
+               alpha, a, blasint(k), b, blasint(ldb ?? n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
 }

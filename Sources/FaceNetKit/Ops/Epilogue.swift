@@ -13,9 +13,11 @@ struct Epilogue: Sendable {
     var shift: [Float]?
     var activation: ActivationFunction = .linear
 
-    func apply(to c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int) {
-        withOptionalPointer(scale) { s in
-            withOptionalPointer(shift) { t in
+    /// `firstColumn`: the filter index of `c`'s first column (when a thread owns a column range).
+    func apply(to c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int, firstColumn: Int = 0) {
+        withOptionalPointer(scale) { scaleBase in
+            withOptionalPointer(shift) { shiftBase in
+                let s = scaleBase.map { $0 + firstColumn }, t = shiftBase.map { $0 + firstColumn }
                 var row = c
                 for _ in 0..<rows {
                     switch (s, t) {
