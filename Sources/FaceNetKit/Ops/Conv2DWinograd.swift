@@ -1,3 +1,5 @@
+import Foundation
+
 /// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (`same` or `valid` padding):
 /// 16 multiplies per 2×2 outputs and channel pair instead of 36, so 2.25× fewer FLOPs.
 ///
@@ -12,13 +14,14 @@ enum Conv2DWinograd {
     }
 
     /// Whether to precompute the transform for a layer: 3×3 stride 1 with enough channels
-    /// for the 16 GEMMs (K = inChannels) to run near full speed and the transforms to stay
-    /// cheap next to them (measured: Docs/performance.md).
+    /// for the 16 GEMMs (K = inChannels, N = filters) to run well and the transforms to stay
+    /// cheap next to them. Measured on FaceNet (Docs/performance.md): 32→64 and wider win
+    /// (1.3–2.8× per layer), 32→32 loses or breaks even.
     static func worthwhile(config: Conv2DConfig, inChannels: Int) -> Bool {
-        config.kernel == (3, 3) && config.strides == (1, 1) && inChannels >= minimumChannels && config.filters >= minimumChannels
+        enabled && config.kernel == (3, 3) && config.strides == (1, 1) && inChannels >= 32 && config.filters >= 64
     }
-
-    static let minimumChannels = 64
+    /// `FACENET_WINOGRAD=0` in the environment turns the Winograd path off, for comparisons.
+    static let enabled = ProcessInfo.processInfo.environment["FACENET_WINOGRAD"] != "0"
 
     static func tiles(_ g: Conv2DGeometry) -> (rows: Int, columns: Int, total: Int) {
         let rows = (g.outHeight + 1) / 2, columns = (g.outWidth + 1) / 2
