@@ -393,12 +393,6 @@ func copyRows(from source: UnsafePointer<Float>, stride sourceStride: Int, to de
     }
 }
 
-extension BoundOp {
-    var isIdentity: Bool {
-        if case .identity = self { return true }
-        return false
-    }
-}
 
 /// Calls `body` with a pointer to the array's storage, or nil for a nil array.
 @inline(__always)

@@ -105,6 +105,15 @@ enum ResizeTarget {
         }
     }
 
+    /// A whole RGB image resized by one of the window resamplers.
+    static func resize(_ image: RGBImage, width: Int, height: Int,
+                       _ resampler: (UnsafeBufferPointer<UInt8>, PixelWindow, Int, Int) -> [UInt8]) throws -> RGBImage {
+        try check(width: width, height: height)
+        let window = PixelWindow(width: image.width, height: image.height, channels: 3)
+        let out = image.pixels.withUnsafeBufferPointer { resampler($0, window, width, height) }
+        return try RGBImage(width: width, height: height, pixels: out)
+    }
+
     static func resample(_ src: UnsafeBufferPointer<UInt8>, _ window: PixelWindow, width: Int, height: Int,
                          filter: PreprocessOptions.Resize) -> [UInt8] {
         switch filter {

@@ -16,10 +16,7 @@
 public enum OpenCVAreaResize {
     /// Resizes an RGB image to `width × height`.
     public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
-        try ResizeTarget.check(width: width, height: height)
-        let window = PixelWindow(width: image.width, height: image.height, channels: 3)
-        let out = image.pixels.withUnsafeBufferPointer { resize($0, window, width: width, height: height) }
-        return try RGBImage(width: width, height: height, pixels: out)
+        try ResizeTarget.resize(image, width: width, height: height) { resize($0, $1, width: $2, height: $3) }
     }
 
     /// Resizes the window of `src` to `width × height`, packed output.
