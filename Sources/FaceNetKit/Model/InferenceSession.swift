@@ -334,7 +334,8 @@ public final class InferenceSession {
                                     kernel: UnsafePointer<Float>, winograd: Bool, output: UnsafeMutablePointer<Float>,
                                     ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
         scratches.withUnsafeBufferPointer { scratchList in
-            guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: 8) else { return }
+            // Pointwise-only sessions have no scratch: a placeholder, never read (scratchCount 0).
+            guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<UnsafeMutablePointer<Float>>.alignment) else { return }
             var job = ParallelConvolution(phase: .residual, g: g, input: input, kernel: kernel, output: output, ldc: ldc,
                                           epilogue: epilogue, residual: residual, scratches: scratchBase,
                                           scratchCount: scratchList.count)
