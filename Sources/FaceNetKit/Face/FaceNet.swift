@@ -95,7 +95,7 @@ public final class FaceNet: Sendable {
             let width = output.count / count
             for r in 0..<count {
                 let row = Array(output.scalars[(r * width)..<((r + 1) * width)])
-                rows.append(l2Normalize ? Self.l2Normalized(row) : row)
+                rows.append(l2Normalize ? l2Normalized(row) : row)
             }
             start += count
         }
@@ -196,12 +196,6 @@ public final class FaceNet: Sendable {
         let inputs = try prepare(file: fileA) + prepare(file: fileB)
         let e = try embed(prepared: try Tensor(shape: [2, preprocessing.size, preprocessing.size, 3], scalars: inputs))
         return try verify(embeddings: e[0], e[1], metric: metric, threshold: t)
-    }
-
-    static func l2Normalized(_ v: [Float]) -> [Float] {
-        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        guard norm > 0 else { return v }
-        return v.map { Float(Double($0) / norm) }
     }
 }
 

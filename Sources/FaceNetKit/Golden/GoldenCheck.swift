@@ -105,21 +105,6 @@ public enum GoldenCheck {
     }
 }
 
-/// Each row divided by its l2 norm (rows = the first dimension).
-public func l2Normalized(_ x: Tensor) -> Tensor {
-    guard let rows = x.shape.first, rows > 0 else { return x }
-    let width = x.count / rows
-    var y = x
-    for r in 0..<rows {
-        var sum = 0.0
-        for j in 0..<width { sum += Double(x.scalars[r * width + j]) * Double(x.scalars[r * width + j]) }
-        let norm = sum.squareRoot()
-        guard norm > 0 else { continue }
-        for j in 0..<width { y.scalars[r * width + j] = Float(Double(x.scalars[r * width + j]) / norm) }
-    }
-    return y
-}
-
 /// "1.23e-05"-style text.
 public func formatScientific(_ x: Float) -> String {
     guard x.isFinite, x != 0 else { return x == 0 ? "0" : "\(x)" }

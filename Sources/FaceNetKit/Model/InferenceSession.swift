@@ -393,11 +393,3 @@ func copyRows(from source: UnsafePointer<Float>, stride sourceStride: Int, to de
         (destination + r * destinationStride).update(from: source + r * sourceStride, count: columns)
     }
 }
-
-
-/// Calls `body` with a pointer to the array's storage, or nil for a nil array.
-@inline(__always)
-func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let array else { return body(nil) }
-    return array.withUnsafeBufferPointer { body($0.baseAddress) }
-}
