@@ -402,3 +402,105 @@ void cic_png_destroy(cic_png *h) {
     free(h->rows);
     free(h);
 }
+
+/* ------------------------------------------------------------------------------------ */
+/* JPEG encoding                                                                        */
+/* ------------------------------------------------------------------------------------ */
+
+struct cic_jpeg_writer {
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr err;
+    struct jpeg_destination_mgr dest;
+    jmp_buf jump;
+    uint8_t *data;     /* our growing output buffer: freed here on failure */
+    size_t capacity;
+    size_t size;
+    char message[CIC_MSG_MAX];
+};
+
+/* As for decoding: never exit(), return to the encoder's setjmp. */
+static _Noreturn void cic_jpeg_writer_error_exit(j_common_ptr c) {
+    struct cic_jpeg_writer *w = (struct cic_jpeg_writer *)c->client_data;
+    char buf[JMSG_LENGTH_MAX];
+    (*c->err->format_message)(c, buf);
+    cic_copy(w->message, "", buf);
+    longjmp(w->jump, 1);
+}
+
+static void cic_jpeg_writer_silent(j_common_ptr c, int level) {
+    (void)c;
+    (void)level;
+}
+
+static void cic_jpeg_writer_grow(j_compress_ptr c, size_t capacity) {
+    struct cic_jpeg_writer *w = (struct cic_jpeg_writer *)c->client_data;
+    uint8_t *grown = realloc(w->data, capacity);
+    if (!grown) ERREXIT(c, JERR_OUT_OF_MEMORY);
+    size_t used = w->capacity - w->dest.free_in_buffer;
+    w->data = grown;
+    w->capacity = capacity;
+    w->dest.next_output_byte = grown + used;
+    w->dest.free_in_buffer = capacity - used;
+}
+
+static void cic_jpeg_writer_init(j_compress_ptr c) {
+    struct cic_jpeg_writer *w = (struct cic_jpeg_writer *)c->client_data;
+    w->dest.free_in_buffer = 0;
+    w->capacity = 0;
+    cic_jpeg_writer_grow(c, 1 << 16);
+}
+
+/* Called when the buffer is full (free_in_buffer is 0 then). */
+static boolean cic_jpeg_writer_empty(j_compress_ptr c) {
+    struct cic_jpeg_writer *w = (struct cic_jpeg_writer *)c->client_data;
+    w->dest.free_in_buffer = 0;
+    cic_jpeg_writer_grow(c, w->capacity * 2);
+    return TRUE;
+}
+
+static void cic_jpeg_writer_term(j_compress_ptr c) {
+    struct cic_jpeg_writer *w = (struct cic_jpeg_writer *)c->client_data;
+    w->size = w->capacity - w->dest.free_in_buffer;
+}
+
+int cic_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+                        uint8_t **out, size_t *out_size, char *message, size_t message_size) {
+    if (!rgb || !out || !out_size || width == 0 || height == 0) return CIC_ERR_USAGE;
+    struct cic_jpeg_writer *w = calloc(1, sizeof *w);
+    if (!w) return CIC_ERR_NOMEM;
+    w->cinfo.err = jpeg_std_error(&w->err);
+    w->err.error_exit = cic_jpeg_writer_error_exit;
+    w->err.emit_message = cic_jpeg_writer_silent;
+    w->cinfo.client_data = w;
+    if (setjmp(w->jump)) {
+        if (message && message_size) snprintf(message, message_size, "%s", w->message);
+        jpeg_destroy_compress(&w->cinfo);
+        free(w->data);
+        free(w);
+        return CIC_ERR_CORRUPT;
+    }
+    jpeg_create_compress(&w->cinfo);
+    w->dest.init_destination = cic_jpeg_writer_init;
+    w->dest.empty_output_buffer = cic_jpeg_writer_empty;
+    w->dest.term_destination = cic_jpeg_writer_term;
+    w->cinfo.dest = &w->dest;
+    w->cinfo.image_width = width;
+    w->cinfo.image_height = height;
+    w->cinfo.input_components = 3;
+    w->cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&w->cinfo);
+    jpeg_set_quality(&w->cinfo, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
+    jpeg_start_compress(&w->cinfo, TRUE);
+    while (w->cinfo.next_scanline < height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)w->cinfo.next_scanline * width * 3);
+        jpeg_write_scanlines(&w->cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&w->cinfo);
+    jpeg_destroy_compress(&w->cinfo);
+    *out = w->data;
+    *out_size = w->size;
+    free(w);
+    return CIC_OK;
+}
+
+void cic_free(void *p) { free(p); }

@@ -6,7 +6,7 @@ struct FaceNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facenet",
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
-        subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self,
+        subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, ImportTFCommand.self])
 }
 

@@ -9,6 +9,12 @@ extension PreprocessOptions.Normalization: ExpressibleByArgument {}
 extension DistanceMetric: ExpressibleByArgument {}
 extension Preset: ExpressibleByArgument {}
 extension WeightSet: ExpressibleByArgument {}
+extension FaceAlignment: ExpressibleByArgument {}
+
+/// Whether photos go through the face detector.
+enum DetectorChoice: String, ExpressibleByArgument, CaseIterable {
+    case mtcnn, skip
+}
 
 /// The flag set `embed`, `verify` and `calibrate` share: which model, and how a photo
 /// becomes its input. Unset preprocessing flags take the preset's values.
@@ -43,6 +49,15 @@ struct FaceOptions: ParsableArguments {
     @Flag(help: "l2-normalise embeddings.")
     var l2 = false
 
+    @Option(help: "Face detector: mtcnn (find the largest face in each photo) or skip (images are face crops already).")
+    var detector: DetectorChoice = .mtcnn
+
+    @Option(help: "Alignment of detected faces: none, or eyes (rotate so the eyes are level).")
+    var align: FaceAlignment = .none
+
+    @Option(help: "Pixels added to every side of a detected face box.")
+    var margin: Int = 16
+
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
@@ -50,6 +65,16 @@ struct FaceOptions: ParsableArguments {
         if model != nil, weights != nil { throw ValidationError("give --model or --weights, not both") }
         if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
         if batch < 1 { throw ValidationError("--batch must be positive") }
+        if margin < 0 { throw ValidationError("--margin must not be negative") }
+        if detector == .skip, align != .none { throw ValidationError("--align needs a detector (not --detector skip)") }
+    }
+
+    /// How photos become faces, from --detector, --align and --margin.
+    func extraction() throws -> FaceExtraction {
+        switch detector {
+        case .skip: return .skip
+        case .mtcnn: return try .mtcnn(alignment: align, margin: margin)
+        }
     }
 
     func load() throws -> FaceNet {
@@ -58,12 +83,13 @@ struct FaceOptions: ParsableArguments {
         if let weights {
             options = PreprocessOptions()
             apply(to: &options)
-            facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet)
+            facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet,
+                                  extraction: extraction())
         } else {
             let preset = model ?? .facenet512Casia
             options = preset.preprocessing
             apply(to: &options)
-            facenet = try FaceNet(preset: preset, preprocessing: options)
+            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction())
         }
         return facenet
     }

@@ -71,6 +71,13 @@ const char *cic_jpeg_message(const cic_jpeg *h);
 const char *cic_jpeg_warning(const cic_jpeg *h);
 void cic_jpeg_destroy(cic_jpeg *h);
 
+/* Encodes 8-bit RGB (width * height * 3 bytes, rows top first) as a baseline JPEG of the
+   given quality (1-100) into a malloc'ed buffer (*out, *out_size; release with
+   cic_free). Returns CIC_OK, or an error code with the message in `message`. */
+int cic_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+                        uint8_t **out, size_t *out_size, char *message, size_t message_size);
+void cic_free(void *p);
+
 /* PNG (libpng). 16-bit samples keep their high byte (Pillow's RGB;16B unpacking);
    1/2/4-bit gray is scaled to 0..255; palette -> its RGB entries; alpha and tRNS are
    dropped, not composited. No gamma correction. Any CRC error, ancillary chunks

@@ -29,6 +29,8 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidGraph(path: String, reason: String)
     /// A command-line or API argument is out of range.
     case invalidArgument(String)
+    /// The face detector found no face in an image.
+    case noFaceFound(path: String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): invalid TensorFlow graph: \(reason)"
         case .invalidArgument(let reason):
             return reason
+        case .noFaceFound(let path):
+            return "\(path): no face found"
         }
     }
 }

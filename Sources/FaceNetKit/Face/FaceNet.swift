@@ -21,11 +21,14 @@ public final class FaceNet: Sendable {
     /// The layer whose output is the embedding (the model's first output).
     public let embeddingLayer: String
     public let imageLimits: ImageLimits
+    /// How photos become faces: detector, alignment, margin.
+    public let extraction: FaceExtraction
     private let pool = SessionPool()
 
-    /// Wraps a loaded model.
+    /// Wraps a loaded model. `extraction` defaults to `.skip` here (images are face crops);
+    /// the file- and preset-based initialisers default to MTCNN detection.
     public init(model: Model, preprocessing: PreprocessOptions, weightSet: WeightSet? = nil,
-                imageLimits: ImageLimits = .default) throws {
+                imageLimits: ImageLimits = .default, extraction: FaceExtraction = .skip) throws {
         guard model.topology.inputNames.count == 1, let output = model.topology.outputNames.first else {
             throw FaceNetError.invalidArgument("a face model needs one input and an output; this one has inputs \(model.topology.inputNames)")
         }
@@ -41,34 +44,57 @@ public final class FaceNet: Sendable {
         self.weightSet = weightSet
         self.embeddingLayer = output
         self.imageLimits = imageLimits
+        self.extraction = extraction
     }
 
-    /// Loads a preset (files from `Preset.searchDirectories()`), optionally overriding its preprocessing.
-    public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil) throws {
+    /// Loads a preset (files from `Preset.searchDirectories()`), optionally overriding its
+    /// preprocessing. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
+    public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil, extraction: FaceExtraction? = nil) throws {
         let files = try preset.locateFiles()
         try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology),
-                      preprocessing: preprocessing ?? preset.preprocessing, weightSet: preset.weightSet)
+                      preprocessing: preprocessing ?? preset.preprocessing, weightSet: preset.weightSet,
+                      extraction: extraction ?? FaceExtraction.mtcnn())
     }
 
-    /// Loads a model from files.
+    /// Loads a model from files. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
     public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions = .init(),
-                            weightSet: WeightSet? = nil) throws {
+                            weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil) throws {
         try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath),
-                      preprocessing: preprocessing, weightSet: weightSet)
+                      preprocessing: preprocessing, weightSet: weightSet, extraction: extraction ?? FaceExtraction.mtcnn())
     }
 
     // MARK: Embedding
 
-    /// The model input for one image: size × size × 3 floats (HWC).
-    public func prepare(_ image: RGBImage) throws -> [Float] {
-        try Preprocessor.prepare(image, options: preprocessing)
+    /// The model input for one image: size × size × 3 floats (HWC). With a detector, the
+    /// largest face is cut out first, and the preprocessing's `crop` is not applied (the
+    /// face box is the crop). `source` names the image in errors.
+    public func prepare(_ image: RGBImage, source: String = "image") throws -> [Float] {
+        guard extraction.detector != nil else { return try Preprocessor.prepare(image, options: preprocessing) }
+        var options = preprocessing
+        options.crop = .none
+        return try Preprocessor.prepare(try extraction.faceImage(image, source: source), options: options)
+    }
+
+    /// The faces in an image file, largest first (empty without a detector).
+    public func detectFaces(file path: String) throws -> [DetectedFace] {
+        guard let detector = extraction.detector else { return [] }
+        let image = try ImageDecoder.decode(path: path, limits: imageLimits)
+        do {
+            return try detector.detect(image)
+        } catch let error as FaceNetError {
+            if case .invalidArgument(let reason) = error { throw FaceNetError.invalidImage(path: path, reason: reason) }
+            throw error
+        }
     }
 
     /// Decodes and prepares one image file; every error names the file.
     public func prepare(file path: String) throws -> [Float] {
         let image = try ImageDecoder.decode(path: path, limits: imageLimits)
         do {
-            return try prepare(image)
+            return try prepare(image, source: path)
+        } catch let error as FaceNetError {
+            if case .noFaceFound = error { throw error }
+            throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
         } catch {
             throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
         }

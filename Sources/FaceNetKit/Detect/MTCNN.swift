@@ -1,0 +1,234 @@
+import Foundation
+
+/// Settings of the MTCNN cascade. Defaults are those of the Python `mtcnn` package 1.0.0.
+public struct MTCNNOptions: Sendable, Equatable {
+    /// Smallest face side searched, in pixels (sets the largest pyramid scale, 12 / minFaceSize).
+    public var minFaceSize: Float = 20
+    /// Ratio between successive pyramid scales.
+    public var scaleFactor: Float = 0.709
+    /// Face probability a box needs to pass P-, R- and O-Net.
+    public var pnetThreshold: Float = 0.6
+    public var rnetThreshold: Float = 0.7
+    public var onetThreshold: Float = 0.8
+    /// NMS overlap limits: P-Net within one scale and across scales (IoU), R-Net (IoU),
+    /// O-Net (intersection over the smaller box).
+    public var pnetScaleNMS: Float = 0.5
+    public var pnetNMS: Float = 0.7
+    public var rnetNMS: Float = 0.7
+    public var onetNMS: Float = 0.7
+    /// Largest image searched (pixels): the pyramid holds ~2 float copies of the image.
+    public var maxPixels: Int = 40_000_000
+
+    public init() {}
+}
+
+/// The MTCNN face detector (Zhang et al. 2016) on this engine: an image pyramid scanned by
+/// P-Net, candidates refined by R-Net and O-Net, which also gives five landmarks.
+/// `Sendable`: one instance serves concurrent callers (each call plans its own sessions).
+public final class MTCNN: Sendable {
+    public let options: MTCNNOptions
+    private let pnet: Stage
+    private let rnet: Stage
+    private let onet: Stage
+
+    /// One network with its outputs identified by width: 4 box offsets, 2 class
+    /// probabilities (face is the second), 10 landmark coordinates (O-Net).
+    private struct Stage: Sendable {
+        let model: Model
+        let input: String
+        let offsets: String
+        let probability: String
+        let landmarks: String?
+
+        init(_ model: Model, name: String, landmarks wantsLandmarks: Bool) throws {
+            self.model = model
+            guard model.topology.inputNames.count == 1 else {
+                throw FaceNetError.invalidArgument("MTCNN \(name) needs one input; it has \(model.topology.inputNames)")
+            }
+            input = model.topology.inputNames[0]
+            var byWidth: [Int: String] = [:]
+            for output in model.topology.outputNames {
+                if let width = try model.outputShape(of: output).last ?? nil { byWidth[width] = output }
+            }
+            guard let offsets = byWidth[4], let probability = byWidth[2], !wantsLandmarks || byWidth[10] != nil else {
+                let expected = wantsLandmarks ? "4, 10 and 2" : "4 and 2"
+                throw FaceNetError.invalidArgument("MTCNN \(name): expected outputs \(expected) wide, found \(model.topology.outputNames)")
+            }
+            self.offsets = offsets
+            self.probability = probability
+            self.landmarks = wantsLandmarks ? byWidth[10] : nil
+        }
+
+        /// Runs the network on an NHWC batch; returns (offsets, probabilities, landmarks).
+        func run(_ batch: Tensor) throws -> (offsets: Tensor, probability: Tensor, landmarks: Tensor?) {
+            let outputs = [offsets, probability] + (landmarks.map { [$0] } ?? [])
+            let session = try InferenceSession(model: model, inputShapes: [input: batch.shape], outputs: outputs)
+            let result = try session.run([input: batch])
+            guard let o = result[offsets], let p = result[probability] else { throw FaceNetError.unknownLayer(name: offsets) }
+            return (o, p, landmarks.flatMap { result[$0] })
+        }
+    }
+
+    public init(pnet: Model, rnet: Model, onet: Model, options: MTCNNOptions = MTCNNOptions()) throws {
+        self.pnet = try Stage(pnet, name: "P-Net", landmarks: false)
+        self.rnet = try Stage(rnet, name: "R-Net", landmarks: false)
+        self.onet = try Stage(onet, name: "O-Net", landmarks: true)
+        self.options = options
+    }
+
+    /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or from the first
+    /// `mtcnn/` folder among the preset search directories (FACENET_WEIGHTS_DIR,
+    /// ~/.facenet/weights, the package's Weights/).
+    public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions()) throws {
+        let dir = try directory ?? Self.locateDirectory()
+        func load(_ net: String) throws -> Model {
+            let base = (dir as NSString).appendingPathComponent(net)
+            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json")
+        }
+        try self.init(pnet: load("pnet"), rnet: load("rnet"), onet: load("onet"), options: options)
+    }
+
+    public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        let candidates = Preset.searchDirectories(environment: environment).map { ($0 as NSString).appendingPathComponent("mtcnn") }
+        if let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: ($0 as NSString).appendingPathComponent("pnet.h5")) }) {
+            return found
+        }
+        throw FaceNetError.unreadableFile(path: "mtcnn/pnet.h5", reason: "MTCNN weights not found in \(candidates.joined(separator: ", "))")
+    }
+
+    /// Every face in the image, largest box first. Boxes are clipped to the image (as the
+    /// Python package's `fit_to_image`); landmarks are not.
+    public func detect(_ image: RGBImage) throws -> [DetectedFace] {
+        let cell = 12
+        guard image.width >= cell, image.height >= cell else {
+            throw FaceNetError.invalidArgument("image \(image.width)×\(image.height) is smaller than MTCNN's 12×12 window")
+        }
+        guard image.width * image.height <= options.maxPixels else {
+            throw FaceNetError.invalidArgument("image \(image.width)×\(image.height) has more than the detector's limit of \(options.maxPixels) pixels")
+        }
+        let normalized = image.pixels.map { (Float($0) - 127.5) / 128 }
+        return try normalized.withUnsafeBufferPointer { buffer in
+            guard let pixels = buffer.baseAddress else { return [] }
+            var candidates = try proposals(pixels, width: image.width, height: image.height)
+            guard !candidates.isEmpty else { return [] }
+            candidates = try refine(pixels, width: image.width, height: image.height, candidates)
+            guard !candidates.isEmpty else { return [] }
+            candidates = try output(pixels, width: image.width, height: image.height, candidates)
+            return candidates.compactMap { c -> DetectedFace? in
+                guard let landmarks = c.landmarks else { return nil }
+                let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
+                let box = FaceBox(x1: min(max(c.box.x1, 0), maxX), y1: min(max(c.box.y1, 0), maxY),
+                                  x2: min(max(c.box.x2, 0), maxX), y2: min(max(c.box.y2, 0), maxY))
+                return DetectedFace(box: box, confidence: c.score, landmarks: landmarks)
+            }.sorted { $0.box.area > $1.box.area }
+        }
+    }
+
+    // MARK: Stages
+
+    /// P-Net over the pyramid: boxes where the face probability passes, NMS per scale and
+    /// across scales, squared.
+    private func proposals(_ pixels: UnsafePointer<Float>, width: Int, height: Int) throws -> [Candidate] {
+        let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
+                                         scaleFactor: options.scaleFactor)
+        var all: [Candidate] = []
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: height * width * 3)
+        defer { rows.deallocate() }
+        for scale in scales {
+            let (w, h) = ScalePyramid.scaledSize(width: width, height: height, scale: scale)
+            guard w >= 12, h >= 12 else { continue }
+            var level = Tensor(zeros: [1, h, w, 3])
+            level.scalars.withUnsafeMutableBufferPointer { out in
+                guard let out = out.baseAddress else { return }
+                ScalePyramid.resize(pixels, width: width, height: height, to: out, width: w, height: h, rows: rows)
+            }
+            let (offsets, probability, _) = try pnet.run(level)
+            var found = Self.cells(offsets: offsets, probability: probability, threshold: options.pnetThreshold, scale: scale)
+            found = Candidate.sortedByScore(found)
+            all += Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: false)
+        }
+        return Candidate.suppress(all, threshold: options.pnetNMS, overlap: .union, sort: true).map { c in
+            var c = c
+            c.box = c.box.squared()
+            return c
+        }
+    }
+
+    /// P-Net output cells whose face probability passes: each is a 12-pixel window at
+    /// stride 2 in the scaled image, moved by the regressed offsets, mapped back by 1/scale.
+    static func cells(offsets: Tensor, probability: Tensor, threshold: Float, scale: Float) -> [Candidate] {
+        let (rows, columns) = (probability.shape[1], probability.shape[2])
+        var found: [Candidate] = []
+        for y in 0..<rows {
+            for x in 0..<columns {
+                let cell = y * columns + x
+                let score = probability.scalars[cell * 2 + 1]
+                guard score > threshold else { continue }
+                let o = offsets.scalars[(cell * 4)..<(cell * 4 + 4)].map { $0 }
+                let left = Float(2 * x + 1), top = Float(2 * y + 1)
+                let right = Float(2 * x + 12), bottom = Float(2 * y + 12)
+                let side = right - left
+                let box = FaceBox(x1: (left + o[0] * side) / scale, y1: (top + o[1] * side) / scale,
+                                  x2: (right + o[2] * side) / scale, y2: (bottom + o[3] * side) / scale)
+                found.append(Candidate(box: box, score: score))
+            }
+        }
+        return found
+    }
+
+    /// R-Net on 24×24 patches: new scores, regressed boxes, threshold, NMS, squared.
+    private func refine(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
+        let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 24)
+        let (offsets, probability, _) = try rnet.run(batch)
+        var passed: [Candidate] = []
+        for (i, c) in candidates.enumerated() {
+            let score = probability.scalars[i * 2 + 1]
+            guard score > options.rnetThreshold else { continue }
+            passed.append(Candidate(box: Self.adjusted(c.box, offsets, i), score: score))
+        }
+        return Candidate.suppress(passed, threshold: options.rnetNMS, overlap: .union, sort: true).map { c in
+            var c = c
+            c.box = c.box.squared()
+            return c
+        }
+    }
+
+    /// O-Net on 48×48 patches: scores, regressed boxes and landmarks, threshold, NMS (min).
+    private func output(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
+        let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 48)
+        let (offsets, probability, landmarkOutput) = try onet.run(batch)
+        guard let landmarkOutput else { return [] }
+        var passed: [Candidate] = []
+        for (i, c) in candidates.enumerated() {
+            let score = probability.scalars[i * 2 + 1]
+            guard score > options.onetThreshold else { continue }
+            // Landmarks are relative to the box O-Net was given (x = w·l + x1 − 1, w = x2 − x1 + 1).
+            let w = c.box.width + 1, h = c.box.height + 1
+            let l = Array(landmarkOutput.scalars[(i * 10)..<(i * 10 + 10)])
+            let points = (0..<5).map { k in FacePoint(x: w * l[k] + c.box.x1 - 1, y: h * l[k + 5] + c.box.y1 - 1) }
+            let landmarks = FaceLandmarks(leftEye: points[0], rightEye: points[1], nose: points[2],
+                                          mouthLeft: points[3], mouthRight: points[4])
+            passed.append(Candidate(box: Self.adjusted(c.box, offsets, i), score: score, landmarks: landmarks))
+        }
+        return Candidate.suppress(passed, threshold: options.onetNMS, overlap: .minimum, sort: true)
+    }
+
+    /// A box moved by regressed offsets (fractions of its size, which counts +1 pixel).
+    static func adjusted(_ box: FaceBox, _ offsets: Tensor, _ i: Int) -> FaceBox {
+        let w = box.width + 1, h = box.height + 1
+        let o = offsets.scalars[(i * 4)..<(i * 4 + 4)].map { $0 }
+        return FaceBox(x1: box.x1 + o[0] * w, y1: box.y1 + o[1] * h, x2: box.x2 + o[2] * w, y2: box.y2 + o[3] * h)
+    }
+
+    /// A (count, size, size, 3) batch of patches.
+    static func patches(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ boxes: [FaceBox], size: Int) -> Tensor {
+        var batch = Tensor(zeros: [boxes.count, size, size, 3])
+        batch.scalars.withUnsafeMutableBufferPointer { out in
+            guard let out = out.baseAddress else { return }
+            for (i, box) in boxes.enumerated() {
+                PatchSampler.sample(pixels, width: width, height: height, box: box, size: size, into: out + i * size * size * 3)
+            }
+        }
+        return batch
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The image pyramid P-Net scans: scales and area-averaged resizing, as the Python `mtcnn`
+/// package (1.0.0) builds it with TensorFlow's `resize(method=AREA)`.
+enum ScalePyramid {
+    /// Scales m·f^k, k = 0 ..< count, with m = 12 / minFaceSize, f the scale factor, and
+    /// count = round(log(min side / 12) / −log f − 1) (as `build_scale_pyramid`).
+    static func scales(width: Int, height: Int, minFaceSize: Float, scaleFactor: Float, cellSize: Int = 12) -> [Float] {
+        let minSide = Double(min(width, height))
+        guard minSide >= Double(cellSize), scaleFactor > 0, scaleFactor < 1 else { return [] }
+        let count = Int((-(log(minSide / Double(cellSize)) / log(Double(scaleFactor)) + 1)).rounded(.toNearestOrEven))
+        let first = Double(cellSize) / Double(minFaceSize)
+        return (0..<max(0, count)).map { Float(first * pow(Double(scaleFactor), Double($0))) }
+    }
+
+    /// Output size for a scale: truncated, as TensorFlow converts the float size.
+    static func scaledSize(width: Int, height: Int, scale: Float) -> (width: Int, height: Int) {
+        (Int(Double(width) * Double(scale)), Int(Double(height) * Double(scale)))
+    }
+
+    /// The weights one output index takes from the input: the overlap of input cell
+    /// [i, i+1) with output cell [o·s, (o+1)·s), divided by s (TensorFlow's resize_area).
+    struct Taps {
+        var first: [Int32]
+        var count: [Int32]
+        var weights: [Float]
+        var offsets: [Int32]
+    }
+
+    static func taps(input n: Int, output m: Int) -> Taps {
+        let s = Double(n) / Double(m)
+        var taps = Taps(first: [], count: [], weights: [], offsets: [])
+        for o in 0..<m {
+            let start = Double(o) * s
+            let end = Double(o + 1) * s
+            let lo = Int(start.rounded(.down))
+            let hi = Int(end.rounded(.up))
+            taps.first.append(Int32(lo))
+            taps.offsets.append(Int32(taps.weights.count))
+            var used = 0
+            for i in lo..<hi {
+                let w = min(Double(i + 1), end) - max(Double(i), start)
+                guard w > 0 else { continue }
+                taps.weights.append(Float(w / s))
+                used += 1
+            }
+            taps.count.append(Int32(used))
+        }
+        return taps
+    }
+
+    /// Area-averages an HWC float image (3 channels) to `width` × `height` (≤ input size).
+    /// `rows` is scratch for the horizontally reduced image (inHeight × width × 3 floats).
+    static func resize(_ input: UnsafePointer<Float>, width inWidth: Int, height inHeight: Int,
+                       to output: UnsafeMutablePointer<Float>, width: Int, height: Int, rows: UnsafeMutablePointer<Float>) {
+        let tx = taps(input: inWidth, output: width)
+        let ty = taps(input: inHeight, output: height)
+        // Horizontal pass: every input row to `width` columns.
+        for y in 0..<inHeight {
+            let src = input + y * inWidth * 3
+            let dst = rows + y * width * 3
+            for o in 0..<width {
+                var r: Float = 0, g: Float = 0, b: Float = 0
+                let first = Int(tx.first[o]), base = Int(tx.offsets[o])
+                for k in 0..<Int(tx.count[o]) {
+                    let w = tx.weights[base + k]
+                    let p = src + min(first + k, inWidth - 1) * 3
+                    r += w * p[0]
+                    g += w * p[1]
+                    b += w * p[2]
+                }
+                dst[o * 3] = r
+                dst[o * 3 + 1] = g
+                dst[o * 3 + 2] = b
+            }
+        }
+        // Vertical pass.
+        let rowFloats = width * 3
+        for o in 0..<height {
+            let dst = output + o * rowFloats
+            dst.initialize(repeating: 0, count: rowFloats)
+            let first = Int(ty.first[o]), base = Int(ty.offsets[o])
+            for k in 0..<Int(ty.count[o]) {
+                let w = ty.weights[base + k]
+                let src = rows + min(first + k, inHeight - 1) * rowFloats
+                for i in 0..<rowFloats { dst[i] += w * src[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// How a photo becomes the face image FaceNet embeds: detect (or not), pick the largest
+/// face, cut it out with a margin, optionally level the eyes.
+public struct FaceExtraction: Sendable {
+    /// nil: images are already face crops (`--detector skip`).
+    public var detector: MTCNN?
+    public var alignment: FaceAlignment
+    /// Pixels added on every side of the detector's box (16: the `shared/faces/crops`
+    /// convention, Sandberg's margin of 32 split over both sides).
+    public var margin: Int
+
+    public init(detector: MTCNN?, alignment: FaceAlignment = .none, margin: Int = 16) {
+        self.detector = detector
+        self.alignment = alignment
+        self.margin = margin
+    }
+
+    /// No detection: the whole image is the face.
+    public static let skip = FaceExtraction(detector: nil)
+
+    /// MTCNN from the default weights location (`Weights/mtcnn`, see `MTCNN.locateDirectory`).
+    public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16,
+                             options: MTCNNOptions = MTCNNOptions()) throws -> FaceExtraction {
+        FaceExtraction(detector: try MTCNN(options: options), alignment: alignment, margin: margin)
+    }
+
+    /// The image to embed: the largest face's crop, or the image itself without a detector.
+    /// `source` names the image in the error when no face is found.
+    public func faceImage(_ image: RGBImage, source: String) throws -> RGBImage {
+        guard let detector else { return image }
+        let faces = try detector.detect(image)
+        guard let largest = faces.first else { throw FaceNetError.noFaceFound(path: source) }
+        return try FaceCrop.extract(image, face: largest, margin: margin, alignment: alignment)
+    }
+}
