@@ -350,7 +350,7 @@ public final class InferenceSession {
             if winograd {
                 runPhase(.winogradTiles)
                 runPhase(.epilogueRows)
-            } else if g.isPointwise && g.rows < 64 * team.size {
+            } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {
                 runPhase(.gemmColumns)
             } else {
                 runPhase(.gemmRows)
@@ -363,7 +363,7 @@ public final class InferenceSession {
                                 output out: UnsafeMutablePointer<Float>, outputShape: [Int]) {
         let count = outputShape.reduce(1, *)
         switch model.ops[op] {
-        case .input, .identity, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
+        case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
             // Planned as their own step kinds.
             break
         case .batchNormalization(let folded):
@@ -378,6 +378,14 @@ public final class InferenceSession {
             ElementwiseKernel.add(inputs, count: count, output: out)
         case .scale(let factor):
             ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
+        case .prelu(let slopes):
+            slopes.alpha.withUnsafeBufferPointer { alpha in
+                guard let alpha = alpha.baseAddress else { return }
+                PReLUKernel.apply(StridedWalk(broadcasting: slopes.shape, over: inputShapes[0]), alpha: alpha,
+                                  input: inputs[0], output: out)
+            }
+        case .permute(let sampleAxes):
+            PermuteKernel.run(StridedWalk(permuting: inputShapes[0], sampleAxes: sampleAxes), input: inputs[0], output: out)
         }
     }
 }
