@@ -81,26 +81,7 @@ public final class InferenceSession {
         let planned = topology.layers.enumerated().filter { needed.contains($0.element.name) }
 
         // Concrete shapes, with the batch dimension.
-        var shapes: [String: [Int]] = [:]
-        var batch: Int?
-        for (_, layer) in planned {
-            if case .input(let declared) = layer.kind {
-                guard let given = inputShapes[layer.name] else {
-                    throw FaceNetError.inputShapeMismatch(layer: layer.name, expected: "(batch, " + describe(declared).dropFirst(), found: [])
-                }
-                let fits = given.count == declared.count + 1 && given.first.map({ $0 >= 1 }) == true
-                    && zip(given.dropFirst(), declared).allSatisfy { g, d in g >= 1 && (d == nil || d == g) }
-                guard fits, batch == nil || batch == given[0] else {
-                    throw FaceNetError.inputShapeMismatch(layer: layer.name, expected: "(batch, " + describe(declared).dropFirst(), found: given)
-                }
-                batch = given[0]
-                shapes[layer.name] = given
-            } else {
-                let ins = layer.inputs.map { Array(shapes[$0]?.dropFirst() ?? []) }
-                let out = try layer.outputShape(for: ins.map { $0.map(Optional.some) })
-                shapes[layer.name] = [batch ?? 1] + out.map { $0 ?? 0 }
-            }
-        }
+        let shapes = try topology.concreteShapes(of: planned.map(\.element), inputShapes: inputShapes)
         self.inputShapes = inputShapes
         self.outputShapes = Dictionary(uniqueKeysWithValues: outputs.map { ($0, shapes[$0] ?? []) })
 
