@@ -88,11 +88,7 @@ public final class InferenceSession {
         let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
                                      requested: Set(outputs), fusion: fusion)
         let memory = MemoryPlan(values: plan.values)
-        let buffers = memory.capacities.map { capacity in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(capacity, 1))
-            p.initialize(repeating: 0, count: max(capacity, 1))
-            return p
-        }
+        let buffers = try Self.zeroedBuffers(memory.capacities)
         func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
         var steps: [Step] = []
         var names: [String] = []
@@ -151,11 +147,26 @@ public final class InferenceSession {
         scratches = plan.scratchCount > 0 ? (0..<threads).map { _ in .allocate(capacity: plan.scratchCount) } : []
     }
 
+    /// One zeroed buffer per capacity, from `calloc` (freed with `free`): large ones are
+    /// fresh pages the kernel zeroes as the first run writes them, so planning a session per
+    /// pyramid scale does not pay to clear megabytes that run would overwrite anyway.
+    private static func zeroedBuffers(_ capacities: [Int]) throws -> [UnsafeMutablePointer<Float>] {
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        for capacity in capacities {
+            guard let raw = calloc(max(capacity, 1), MemoryLayout<Float>.stride) else {
+                for b in buffers { free(b) }
+                throw FaceNetError.invalidArgument("cannot allocate \(capacity * MemoryLayout<Float>.stride) bytes of activations")
+            }
+            buffers.append(raw.bindMemory(to: Float.self, capacity: max(capacity, 1)))
+        }
+        return buffers
+    }
+
     /// Threads a session uses unless told otherwise: the active processor count (at most 16).
     public static var defaultThreads: Int { min(16, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     deinit {
-        for b in buffers { b.deallocate() }
+        for b in buffers { free(b) }
         for s in scratches { s.deallocate() }
     }
 
