@@ -17,6 +17,10 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
     case weightShapeMismatch(path: String, layer: String, weight: String, expected: [Int], found: [Int])
     /// An input tensor does not fit the model's input layer.
     case inputShapeMismatch(layer: String, expected: String, found: [Int])
+    /// An input is smaller than the model's valid convolutions and poolings allow (`found`:
+    /// its full shape; `minimum`: the smallest height and width the model takes, when known;
+    /// `reason`: the first layer that cannot run, and why).
+    case inputTooSmall(input: String, found: [Int], minimum: [Int]?, reason: String)
     /// A layer asked for by name does not exist in the model.
     case unknownLayer(name: String)
     /// A golden manifest is malformed or its files do not fit it.
@@ -50,6 +54,9 @@ public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): layer '\(layer)' weight '\(weight)': expected shape \(expected), found \(found)"
         case .inputShapeMismatch(let layer, let expected, let found):
             return "input '\(layer)': expected shape \(expected), found \(found)"
+        case .inputTooSmall(let input, let found, let minimum, let reason):
+            let smallest = minimum.map { "; the smallest input it takes is \($0.map(String.init).joined(separator: "×"))" } ?? ""
+            return "input '\(input)': shape \(found) is too small for the model (\(reason))\(smallest)"
         case .unknownLayer(let name):
             return "no layer named '\(name)' in the model"
         case .invalidManifest(let path, let reason):

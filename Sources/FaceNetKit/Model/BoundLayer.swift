@@ -17,15 +17,21 @@ enum BoundOp: Sendable {
     /// Kernel (in × units) row-major.
     case dense(DenseConfig, kernel: [Float], bias: [Float]?)
     case scale(Float)
+    case prelu(PReLUSlopes)
+    /// Output axis i is input per-sample axis `sampleAxes[i]` (0-based).
+    case permute(sampleAxes: [Int])
+    /// Flatten and Reshape: a view of the input buffer under the new shape (nothing moves).
+    case reshape
 
     /// Binds one layer to the weights loaded for it (already shape-checked by the reader).
     init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String) throws {
-        func weight(_ name: String) throws -> [Float] {
+        func tensor(_ name: String) throws -> Tensor {
             guard let t = weights[name] else {
                 throw FaceNetError.invalidWeights(path: source, layer: layer.name, reason: "weight '\(name)' was not loaded")
             }
-            return t.scalars
+            return t
         }
+        func weight(_ name: String) throws -> [Float] { try tensor(name).scalars }
         switch layer.kind {
         case .input:
             self = .input
@@ -60,6 +66,18 @@ enum BoundOp: Sendable {
             self = .identity
         case .scale(let s):
             self = .scale(s)
+        case .prelu(let p):
+            let alpha = try tensor("alpha")
+            let expected = inputShapes.first.flatMap(p.alphaShape(for:))
+            guard alpha.shape == expected else {
+                throw FaceNetError.weightShapeMismatch(path: source, layer: layer.name, weight: "alpha",
+                                                       expected: expected ?? [], found: alpha.shape)
+            }
+            self = .prelu(PReLUSlopes(alpha: alpha.scalars, shape: alpha.shape))
+        case .permute(let dims):
+            self = .permute(sampleAxes: dims.map { $0 - 1 })
+        case .flatten, .reshape:
+            self = .reshape
         }
     }
 }

@@ -21,8 +21,8 @@ enum PlannedStep {
 
 /// Turns the layers a request needs into fused steps over planned values.
 ///
-/// Fusion, when on: Conv2D/Dense → [BatchNormalization] → [Activation] become one GEMM with
-/// an epilogue; a residual up-projection Conv2D → Lambda(scale) → Add → [Activation]
+/// Fusion, when on: Conv2D/Dense → [BatchNormalization] → [Activation] → [per-channel PReLU]
+/// become one GEMM with an epilogue; a residual up-projection Conv2D → Lambda(scale) → Add → [Activation]
 /// becomes one accumulating GEMM onto the shortcut; a branch's last conv or pooling writes
 /// straight into its channel slice of the Concatenate that reads it. A layer is only folded
 /// into another when nothing else reads it and it was not requested, so every requested
@@ -94,6 +94,12 @@ struct ExecutionPlan {
                 values[values.count - 1].birth = -1
             case .identity:
                 locations[node.name] = try location(of: node.inputs[0])
+            case .reshape:
+                // A view: the input's floats under the new shape. Inputs of unfused layers are whole
+                // buffers (only a concatenation's sole producers write into slices).
+                var view = try location(of: node.inputs[0])
+                view.stride = shape(node.name).last ?? 1
+                locations[node.name] = view
             case .conv2D, .dense:
                 let bias: [Float]?
                 var epilogue = Epilogue()
@@ -108,11 +114,16 @@ struct ExecutionPlan {
                 // Extend the chain while the next layer can be folded into the epilogue.
                 chain: while let next = soleReader(last) {
                     switch model.ops[next.index] {
-                    case .batchNormalization(let bn) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil:
+                    case .batchNormalization(let bn) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil
+                                                        && epilogue.preluSlopes == nil:
                         epilogue.scale = bn.scale
                         epilogue.shift = zip(bn.shift.indices, bn.shift).map { c, t in t + bn.scale[c] * (bias?[c] ?? 0) }
-                    case .activation(let f) where epilogue.activation == .linear:
+                    case .activation(let f) where epilogue.activation == .linear && epilogue.preluSlopes == nil:
                         epilogue.activation = f
+                    case .prelu(let slopes) where epilogue.preluSlopes == nil
+                                                && slopes.isPerChannel(channels: shape(node.name).last ?? 0):
+                        // Applied after the activation, so nothing that must come first may join later.
+                        epilogue.preluSlopes = slopes.alpha
                     case .scale(let s) where last == node.name && epilogue.activation == .linear:
                         guard case .conv2D = op, let add = soleReader(next.node.name), case .add = model.ops[add.index],
                               add.node.inputs.count == 2, let other = add.node.inputs.first(where: { $0 != next.node.name }),
@@ -164,7 +175,7 @@ struct ExecutionPlan {
                 steps.append(.concatenate(inputs: inputs, inputShapes: node.inputs.map(shape), output: output,
                                           outputShape: shape(node.name), sampleAxis: axis))
                 locations[node.name] = output
-            case .batchNormalization, .activation, .globalAveragePooling2D, .add, .scale:
+            case .batchNormalization, .activation, .globalAveragePooling2D, .add, .scale, .prelu, .permute:
                 let inputs = try node.inputs.map(location(of:))
                 inputs.forEach(read)
                 let output = Location(value: newValue(count(node.name)), offset: 0, stride: shape(node.name).last ?? 1)

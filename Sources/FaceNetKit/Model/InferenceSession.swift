@@ -81,37 +81,14 @@ public final class InferenceSession {
         let planned = topology.layers.enumerated().filter { needed.contains($0.element.name) }
 
         // Concrete shapes, with the batch dimension.
-        var shapes: [String: [Int]] = [:]
-        var batch: Int?
-        for (_, layer) in planned {
-            if case .input(let declared) = layer.kind {
-                guard let given = inputShapes[layer.name] else {
-                    throw FaceNetError.inputShapeMismatch(layer: layer.name, expected: "(batch, " + describe(declared).dropFirst(), found: [])
-                }
-                let fits = given.count == declared.count + 1 && given.first.map({ $0 >= 1 }) == true
-                    && zip(given.dropFirst(), declared).allSatisfy { g, d in g >= 1 && (d == nil || d == g) }
-                guard fits, batch == nil || batch == given[0] else {
-                    throw FaceNetError.inputShapeMismatch(layer: layer.name, expected: "(batch, " + describe(declared).dropFirst(), found: given)
-                }
-                batch = given[0]
-                shapes[layer.name] = given
-            } else {
-                let ins = layer.inputs.map { Array(shapes[$0]?.dropFirst() ?? []) }
-                let out = try layer.outputShape(for: ins.map { $0.map(Optional.some) })
-                shapes[layer.name] = [batch ?? 1] + out.map { $0 ?? 0 }
-            }
-        }
+        let shapes = try topology.concreteShapes(of: planned.map(\.element), inputShapes: inputShapes)
         self.inputShapes = inputShapes
         self.outputShapes = Dictionary(uniqueKeysWithValues: outputs.map { ($0, shapes[$0] ?? []) })
 
         let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
                                      requested: Set(outputs), fusion: fusion)
         let memory = MemoryPlan(values: plan.values)
-        let buffers = memory.capacities.map { capacity in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(capacity, 1))
-            p.initialize(repeating: 0, count: max(capacity, 1))
-            return p
-        }
+        let buffers = try Self.zeroedBuffers(memory.capacities)
         func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
         var steps: [Step] = []
         var names: [String] = []
@@ -170,11 +147,26 @@ public final class InferenceSession {
         scratches = plan.scratchCount > 0 ? (0..<threads).map { _ in .allocate(capacity: plan.scratchCount) } : []
     }
 
+    /// One zeroed buffer per capacity, from `calloc` (freed with `free`): large ones are
+    /// fresh pages the kernel zeroes as the first run writes them, so planning a session per
+    /// pyramid scale does not pay to clear megabytes that run would overwrite anyway.
+    private static func zeroedBuffers(_ capacities: [Int]) throws -> [UnsafeMutablePointer<Float>] {
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        for capacity in capacities {
+            guard let raw = calloc(max(capacity, 1), MemoryLayout<Float>.stride) else {
+                for b in buffers { free(b) }
+                throw FaceNetError.invalidArgument("cannot allocate \(capacity * MemoryLayout<Float>.stride) bytes of activations")
+            }
+            buffers.append(raw.bindMemory(to: Float.self, capacity: max(capacity, 1)))
+        }
+        return buffers
+    }
+
     /// Threads a session uses unless told otherwise: the active processor count (at most 16).
     public static var defaultThreads: Int { min(16, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     deinit {
-        for b in buffers { b.deallocate() }
+        for b in buffers { free(b) }
         for s in scratches { s.deallocate() }
     }
 
@@ -350,7 +342,7 @@ public final class InferenceSession {
             if winograd {
                 runPhase(.winogradTiles)
                 runPhase(.epilogueRows)
-            } else if g.isPointwise && g.rows < 64 * team.size {
+            } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {
                 runPhase(.gemmColumns)
             } else {
                 runPhase(.gemmRows)
@@ -363,7 +355,7 @@ public final class InferenceSession {
                                 output out: UnsafeMutablePointer<Float>, outputShape: [Int]) {
         let count = outputShape.reduce(1, *)
         switch model.ops[op] {
-        case .input, .identity, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
+        case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
             // Planned as their own step kinds.
             break
         case .batchNormalization(let folded):
@@ -378,6 +370,14 @@ public final class InferenceSession {
             ElementwiseKernel.add(inputs, count: count, output: out)
         case .scale(let factor):
             ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
+        case .prelu(let slopes):
+            slopes.alpha.withUnsafeBufferPointer { alpha in
+                guard let alpha = alpha.baseAddress else { return }
+                PReLUKernel.apply(StridedWalk(broadcasting: slopes.shape, over: inputShapes[0]), alpha: alpha,
+                                  input: inputs[0], output: out)
+            }
+        case .permute(let sampleAxes):
+            PermuteKernel.run(StridedWalk(permuting: inputShapes[0], sampleAxes: sampleAxes), input: inputs[0], output: out)
         }
     }
 }

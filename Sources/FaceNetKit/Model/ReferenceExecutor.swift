@@ -55,6 +55,28 @@ public enum ReferenceExecutor {
                                        bias: d.useBias ? try weight("bias").scalars : nil, activation: d.activation)
             case .scale(let s):
                 y = ElementwiseReference.scale(xs[0], by: s)
+            case .prelu(let p):
+                let alpha = try weight("alpha")
+                let expected = p.alphaShape(for: xs[0].shape.dropFirst().map(Optional.some))
+                guard alpha.shape == expected else {
+                    throw FaceNetError.weightShapeMismatch(path: weights.path, layer: layer.name, weight: "alpha",
+                                                           expected: expected ?? [], found: alpha.shape)
+                }
+                y = PReLUReference.apply(xs[0], alpha: alpha)
+            case .permute(let dims):
+                y = PermuteReference.run(xs[0], dims: dims)
+            case .flatten, .reshape:
+                let batch = xs[0].shape[0]
+                let perSample = xs[0].shape.dropFirst().reduce(1, *)
+                var sample: SymbolicShape? = [perSample]
+                if case .reshape(let target) = layer.kind {
+                    sample = ReshapeRule.outputShape(target: target, inputCount: perSample)
+                }
+                guard let sample else {
+                    throw FaceNetError.invalidTopology(path: topology.source, layer: layer.name,
+                                                       reason: "cannot reshape \(perSample) elements per sample")
+                }
+                y = try xs[0].reshaped([batch] + sample.map { $0 ?? 0 })
             }
             values[layer.name] = y
         }

@@ -83,6 +83,35 @@ public struct DenseConfig: Sendable, Equatable {
     }
 }
 
+/// A parametric ReLU: f(x) = x for x ≥ 0, alpha · x otherwise, with one learned alpha per
+/// element of the per-sample shape except along `sharedAxes`, where one alpha serves the
+/// whole axis. Alpha's shape is the per-sample input shape with the shared axes set to 1:
+/// shared_axes [1, 2] on NHWC gives (1, 1, C); none gives (H, W, C), or (C) after a Dense.
+public struct PReLUConfig: Sendable, Equatable {
+    /// Keras axes (1-based, the batch is axis 0), sorted, without repeats.
+    public var sharedAxes: [Int]
+
+    public init(sharedAxes: [Int] = []) {
+        self.sharedAxes = Array(Set(sharedAxes)).sorted()
+    }
+
+    /// Alpha's shape for a per-sample input shape (shared axes set to 1); nil where an
+    /// unshared size is open, since then the weight's shape is not fixed.
+    public func alphaShape(for input: SymbolicShape) -> [Int]? {
+        var shape: [Int] = []
+        for (axis, size) in input.enumerated() {
+            if sharedAxes.contains(axis + 1) {
+                shape.append(1)
+            } else if let size {
+                shape.append(size)
+            } else {
+                return nil
+            }
+        }
+        return shape
+    }
+}
+
 /// Every operation the engine runs. Dispatch is an exhaustive `switch`, so adding a case
 /// makes the compiler point at every place that must handle it.
 public enum LayerKind: Sendable, Equatable {
@@ -104,6 +133,16 @@ public enum LayerKind: Sendable, Equatable {
     case dense(DenseConfig)
     /// FaceNet's `Lambda`: `x * scale`.
     case scale(Float)
+    case prelu(PReLUConfig)
+    /// Reorders the per-sample axes: output axis i is input axis `dims[i]` (Keras's 1-based
+    /// `dims`, the batch excluded and never moved). MTCNN's `Permute((2, 1, 3))` swaps H and W.
+    case permute(dims: [Int])
+    /// All per-sample axes into one, row-major (the last axis fastest), as Keras's
+    /// channels-last `Flatten`: the data is not moved.
+    case flatten
+    /// A new per-sample shape of the same element count, row-major; at most one size is
+    /// −1, meaning "whatever is left". The data is not moved.
+    case reshape(targetShape: [Int])
 }
 
 /// One layer of the model graph: its name (as in the JSON and the weights file), the Keras

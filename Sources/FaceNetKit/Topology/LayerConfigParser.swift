@@ -56,6 +56,12 @@ struct ConfigReader {
         return n.doubleValue
     }
 
+    /// A list of integers: `[2, 1, 3]`.
+    func ints(_ object: [String: Any], _ key: String) throws -> [Int] {
+        guard let list = try value(object, key) as? [Any] else { throw error("field '\(key)' is not a list of integers") }
+        return try list.map { try int($0, key) }
+    }
+
     /// A positive integer, or a pair of them: `3`, `[3, 3]`.
     func pair(_ object: [String: Any], _ key: String) throws -> (Int, Int) {
         let raw = try value(object, key)
@@ -165,6 +171,39 @@ enum LayerConfigParser {
             guard units > 0 else { throw r.error("units must be positive") }
             return .dense(DenseConfig(units: units, useBias: try r.bool(c, "use_bias", default: true),
                                       activation: try r.activation(c)))
+        case "PReLU":
+            // Keras writes null (nothing shared), or the axes as a list (an int is accepted too).
+            let raw = c["shared_axes"]
+            let axes: [Int]
+            if raw == nil || raw is NSNull { axes = [] } else if raw is [Any] { axes = try r.ints(c, "shared_axes") } else {
+                axes = [try r.int(try r.value(c, "shared_axes"), "shared_axes")]
+            }
+            guard axes.allSatisfy({ $0 >= 1 }) else {
+                throw r.error("shared_axes \(axes): axes count from 1 (the batch is axis 0 and cannot be shared)")
+            }
+            return .prelu(PReLUConfig(sharedAxes: axes))
+        case "Permute":
+            let dims = try r.ints(c, "dims")
+            guard !dims.isEmpty, dims.sorted() == Array(1...dims.count) else {
+                throw r.error("'dims' \(dims) is not a permutation of 1…\(max(dims.count, 1)) (per-sample axes, counted from 1)")
+            }
+            guard dims.count <= 3 else { throw unsupported("permuting \(dims.count) per-sample axes; at most 3 (rank 4 with the batch)") }
+            return .permute(dims: dims)
+        case "Flatten":
+            try r.requireChannelsLast(c)
+            return .flatten
+        case "Reshape":
+            let target = try r.ints(c, "target_shape")
+            guard !target.isEmpty, target.allSatisfy({ $0 > 0 || $0 == -1 }), target.filter({ $0 == -1 }).count <= 1 else {
+                throw r.error("'target_shape' \(target) must be positive sizes with at most one -1")
+            }
+            return .reshape(targetShape: target)
+        case "Softmax":
+            // The axis is an int, or (Keras 3) may be a list; only the last axis is supported.
+            let raw = c["axis"] ?? -1
+            let axes = try ((raw as? [Any]) ?? [raw]).map { try r.int($0, "axis") }
+            guard axes == [-1] else { throw unsupported("softmax over axis \(axes); only the last axis (-1)") }
+            return .activation(.softmax)
         case "Lambda":
             // The bytecode cannot run here; FaceNet's Lambda is `x * scale`, recognised by its
             // arguments being exactly {"scale": number}.

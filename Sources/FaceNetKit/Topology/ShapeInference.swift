@@ -74,6 +74,32 @@ extension LayerNode {
                 throw fail("needs a known channel (last) dimension, got \(describe(s))")
             }
             return s
+        case .prelu(let p):
+            let s = try single()
+            if let outside = p.sharedAxes.first(where: { $0 > s.count }) {
+                throw fail("PReLU shared axis \(outside) is outside the input \(describe(s)) (axes 1…\(s.count))")
+            }
+            guard (1...3).contains(s.count) else {
+                throw fail("PReLU input \(describe(s)) has \(s.count) per-sample axes; 1 to 3 are supported")
+            }
+            return s
+        case .permute(let dims):
+            let s = try single()
+            guard dims.count == s.count else {
+                throw fail("Permute dims \(dims) reorder \(dims.count) axes, but the input \(describe(s)) has \(s.count)")
+            }
+            return dims.map { s[$0 - 1] }
+        case .flatten:
+            let s = try single()
+            guard !s.isEmpty else { throw fail("Flatten needs per-sample axes, got \(describe(s))") }
+            return [knownCount(s)]
+        case .reshape(let target):
+            let s = try single()
+            guard let out = ReshapeRule.outputShape(target: target, inputCount: knownCount(s)) else {
+                throw fail("Reshape to \(describe(target.map(Optional.some))) does not fit the input \(describe(s)) of \(knownCount(s) ?? 0) elements"
+                            + " (the sizes must multiply to the input's element count; -1 takes what is left)")
+            }
+            return out
         case .dense(let d):
             let s = try single()
             guard s.count == 1, s[0] != nil else {
@@ -139,8 +165,16 @@ extension LayerNode {
             specs.append(WeightSpec(name: "moving_mean", shape: [c]))
             specs.append(WeightSpec(name: "moving_variance", shape: [c]))
             return specs
+        case .prelu(let p):
+            guard let input = inputShapes.first, let shape = p.alphaShape(for: input) else {
+                throw FaceNetError.invalidTopology(
+                    path: "", layer: name,
+                    reason: "PReLU alpha's shape would depend on the open sizes of the input \(describe(inputShapes.first ?? [])); "
+                        + "share those axes (shared_axes) or give the input a fixed size")
+            }
+            return [WeightSpec(name: "alpha", shape: shape)]
         case .input, .activation, .maxPooling2D, .averagePooling2D, .globalAveragePooling2D,
-             .concatenate, .add, .dropout, .scale:
+             .concatenate, .add, .dropout, .scale, .permute, .flatten, .reshape:
             return []
         }
     }
@@ -154,7 +188,7 @@ extension LayerNode {
         case .dense(let d):
             return 2 * (inputShapes.first?.last ?? 0) * d.units
         case .input, .batchNormalization, .activation, .maxPooling2D, .averagePooling2D,
-             .globalAveragePooling2D, .concatenate, .add, .dropout, .scale:
+             .globalAveragePooling2D, .concatenate, .add, .dropout, .scale, .prelu, .permute, .flatten, .reshape:
             return 0
         }
     }
@@ -166,6 +200,11 @@ func sampleAxis(_ kerasAxis: Int, rank sampleRank: Int) -> Int? {
     let axis = kerasAxis < 0 ? kerasAxis + full : kerasAxis
     guard axis >= 1, axis < full else { return nil }
     return axis - 1
+}
+
+/// The element count of a per-sample shape, nil while any size is open.
+func knownCount(_ shape: SymbolicShape) -> Int? {
+    shape.reduce(Optional(1)) { total, size in total.flatMap { t in size.map { t * $0 } } }
 }
 
 /// "(160, 160, 3)"-style text for messages; `?` for unknown sizes.

@@ -1,0 +1,17 @@
+/// Flatten and Reshape keep every float where it is (row-major, channels last), so the
+/// engine runs them as a view of their input's buffer with the new shape: no kernel, only
+/// the shape rule, which the reference executor applies to its `Tensor`s too.
+enum ReshapeRule {
+    /// Keras's Reshape output per sample for an input of `inputCount` elements (nil while
+    /// open): a −1 size takes what the others leave. Nil when the sizes cannot fit.
+    static func outputShape(target: [Int], inputCount: Int?) -> SymbolicShape? {
+        let fixed = target.filter { $0 != -1 }.reduce(1, *)
+        guard target.contains(-1) else {
+            if let inputCount, inputCount != fixed { return nil }
+            return target.map { $0 }
+        }
+        guard let inputCount else { return target.map { $0 == -1 ? nil : $0 } }
+        guard fixed > 0, inputCount % fixed == 0 else { return nil }
+        return target.map { $0 == -1 ? inputCount / fixed : $0 }
+    }
+}
