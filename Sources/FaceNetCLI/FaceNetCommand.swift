@@ -7,7 +7,8 @@ struct FaceNetCommand: ParsableCommand {
         commandName: "facenet",
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
         subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
-                      GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, ImportTFCommand.self])
+                      GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, BenchDetectCommand.self,
+                      ImportTFCommand.self])
 }
 
 /// The model source the engine commands take: a preset, or a weights file and the topology

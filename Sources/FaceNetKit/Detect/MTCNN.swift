@@ -22,6 +22,26 @@ public struct MTCNNOptions: Sendable, Equatable {
     public init() {}
 }
 
+/// Where one detection spent its time (seconds) and how many boxes each stage passed on.
+public struct MTCNNTimings: Sendable, Equatable {
+    public var pyramid = 0.0
+    public var pnet = 0.0
+    public var rnet = 0.0
+    public var onet = 0.0
+    public var total = 0.0
+    public var scales = 0
+    public var proposals = 0
+    public var refined = 0
+    public var faces = 0
+
+    public init() {}
+}
+
+/// Seconds since `start` (a `DispatchTime` uptime in nanoseconds).
+private func seconds(since start: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
 /// The MTCNN face detector (Zhang et al. 2016) on this engine: an image pyramid scanned by
 /// P-Net, candidates refined by R-Net and O-Net, which also gives five landmarks.
 /// `Sendable`: one instance serves concurrent callers (each call plans its own sessions).
@@ -99,6 +119,14 @@ public final class MTCNN: Sendable {
     /// Every face in the image, largest box first. Boxes are clipped to the image (as the
     /// Python package's `fit_to_image`); landmarks are not.
     public func detect(_ image: RGBImage) throws -> [DetectedFace] {
+        var timings = MTCNNTimings()
+        return try detect(image, timings: &timings)
+    }
+
+    /// `detect`, recording where the time went.
+    public func detect(_ image: RGBImage, timings: inout MTCNNTimings) throws -> [DetectedFace] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { timings.total = seconds(since: start) }
         let cell = 12
         guard image.width >= cell, image.height >= cell else {
             throw FaceNetError.invalidArgument("image \(image.width)×\(image.height) is smaller than MTCNN's 12×12 window")
@@ -109,11 +137,18 @@ public final class MTCNN: Sendable {
         let normalized = image.pixels.map { (Float($0) - 127.5) / 128 }
         return try normalized.withUnsafeBufferPointer { buffer in
             guard let pixels = buffer.baseAddress else { return [] }
-            var candidates = try proposals(pixels, width: image.width, height: image.height)
+            var candidates = try proposals(pixels, width: image.width, height: image.height, timings: &timings)
+            timings.proposals = candidates.count
             guard !candidates.isEmpty else { return [] }
+            var t = DispatchTime.now().uptimeNanoseconds
             candidates = try refine(pixels, width: image.width, height: image.height, candidates)
+            timings.rnet = seconds(since: t)
+            timings.refined = candidates.count
             guard !candidates.isEmpty else { return [] }
+            t = DispatchTime.now().uptimeNanoseconds
             candidates = try output(pixels, width: image.width, height: image.height, candidates)
+            timings.onet = seconds(since: t)
+            timings.faces = candidates.count
             return candidates.compactMap { c -> DetectedFace? in
                 guard let landmarks = c.landmarks else { return nil }
                 let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
@@ -128,21 +163,27 @@ public final class MTCNN: Sendable {
 
     /// P-Net over the pyramid: boxes where the face probability passes, NMS per scale and
     /// across scales, squared.
-    private func proposals(_ pixels: UnsafePointer<Float>, width: Int, height: Int) throws -> [Candidate] {
+    private func proposals(_ pixels: UnsafePointer<Float>, width: Int, height: Int,
+                           timings: inout MTCNNTimings) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
+        timings.scales = scales.count
         var all: [Candidate] = []
         let rows = UnsafeMutablePointer<Float>.allocate(capacity: height * width * 3)
         defer { rows.deallocate() }
         for scale in scales {
             let (w, h) = ScalePyramid.scaledSize(width: width, height: height, scale: scale)
             guard w >= 12, h >= 12 else { continue }
+            var t = DispatchTime.now().uptimeNanoseconds
             var level = Tensor(zeros: [1, h, w, 3])
             level.scalars.withUnsafeMutableBufferPointer { out in
                 guard let out = out.baseAddress else { return }
                 ScalePyramid.resize(pixels, width: width, height: height, to: out, width: w, height: h, rows: rows)
             }
+            timings.pyramid += seconds(since: t)
+            t = DispatchTime.now().uptimeNanoseconds
             let (offsets, probability, _) = try pnet.run(level)
+            timings.pnet += seconds(since: t)
             var found = Self.cells(offsets: offsets, probability: probability, threshold: options.pnetThreshold, scale: scale)
             found = Candidate.sortedByScore(found)
             all += Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: false)

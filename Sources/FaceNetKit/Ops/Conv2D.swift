@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 
 /// Everything a convolution kernel needs to know about one call: NHWC input
@@ -34,10 +35,16 @@ struct Conv2DGeometry: Sendable, Equatable {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
     }
 
-    /// im2col rows per chunk so the patch matrix stays under `scratchLimit` floats.
+    /// im2col rows per chunk: enough that the patch chunk stays in L2 (`cacheFloats`) while
+    /// GEMM gets it, but at least 256 rows, so OpenBLAS's re-packing of the kernel on every
+    /// call stays a small share; never over `scratchLimit` floats.
     func im2colRowsPerChunk(scratchLimit: Int) -> Int {
-        max(1, min(rows, scratchLimit / max(depth, 1)))
+        let k = max(depth, 1)
+        return max(1, min(rows, scratchLimit / k, max(256, Self.cacheFloats / k)))
     }
+
+    /// Patch floats per im2col chunk aimed at (256 KB: half of a Zen or Skylake core's L2).
+    static let cacheFloats = Int(ProcessInfo.processInfo.environment["FACENET_IM2COL_FLOATS"] ?? "") ?? 65_536
 }
 
 /// The two fast paths of Conv2D, each ending in the fused epilogue. The output rows may be

@@ -24,28 +24,45 @@ struct Epilogue: Sendable {
     func apply(to c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int, firstColumn: Int = 0) {
         withOptionalPointer(scale) { scaleBase in
             withOptionalPointer(shift) { shiftBase in
-                withOptionalPointer(preluSlopes) { slopes in
+                withOptionalPointer(preluSlopes) { slopeBase in
                     let s = scaleBase.map { $0 + firstColumn }, t = shiftBase.map { $0 + firstColumn }
+                    let p = slopeBase.map { $0 + firstColumn }
+                    if activation == .linear || activation == .relu {
+                        Self.applyElementwise(to: c, rows: rows, columns: columns, ldc: ldc, scale: s, shift: t,
+                                              relu: activation == .relu, slopes: p)
+                        return
+                    }
                     var row = c
                     for _ in 0..<rows {
-                        switch (s, t) {
-                        case (let s?, let t?): for j in 0..<columns { row[j] = row[j] * s[j] + t[j] }
-                        case (let s?, nil): for j in 0..<columns { row[j] *= s[j] }
-                        case (nil, let t?): for j in 0..<columns { row[j] += t[j] }
-                        case (nil, nil): break
-                        }
-                        if activation == .relu {
-                            for j in 0..<columns { row[j] = max(row[j], 0) }
-                        } else if activation != .linear {
-                            ActivationKernel.apply(activation, to: row, count: columns, lastDimension: columns)
-                        }
-                        if let slopes {
-                            PReLUKernel.applyPerChannel(slopes, to: row, columns: columns, firstColumn: firstColumn)
-                        }
+                        Self.applyElementwise(to: row, rows: 1, columns: columns, ldc: ldc, scale: s, shift: t,
+                                              relu: false, slopes: nil)
+                        ActivationKernel.apply(activation, to: row, count: columns, lastDimension: columns)
+                        if let p { PReLUKernel.applyPerChannel(p, to: row, columns: columns, firstColumn: 0) }
                         row += ldc
                     }
                 }
             }
+        }
+    }
+
+    /// Scale, shift, ReLU and PReLU in one pass per element; narrow outputs (P-Net's 10
+    /// filters) have millions of rows, so no call per row.
+    @inline(__always)
+    static func applyElementwise(to c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int,
+                                 scale s: UnsafePointer<Float>?, shift t: UnsafePointer<Float>?, relu: Bool,
+                                 slopes p: UnsafePointer<Float>?) {
+        if s == nil, t == nil, !relu, p == nil { return }
+        var row = c
+        for _ in 0..<rows {
+            for j in 0..<columns {
+                var v = row[j]
+                if let s { v *= s[j] }
+                if let t { v += t[j] }
+                if relu { v = max(v, 0) }
+                if let p { v = v >= 0 ? v : p[j] * v }
+                row[j] = v
+            }
+            row += ldc
         }
     }
 }

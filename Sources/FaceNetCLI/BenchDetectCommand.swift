@@ -1,0 +1,71 @@
+import ArgumentParser
+import FaceNetKit
+import Foundation
+
+struct BenchDetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-detect",
+        abstract: "Time MTCNN detection per photo (pyramid, P-, R-, O-Net) and photo-to-embedding end to end.")
+
+    @Argument(help: "Photos to time.")
+    var photos: [String]
+
+    @Option(help: "Timed runs per photo (after one warm-up run).")
+    var iterations: Int = 5
+
+    @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: Weights/mtcnn).")
+    var mtcnn: String?
+
+    @Option(help: "Model preset for the end-to-end time (skipped when its weights are missing).")
+    var model: Preset = .facenet512Casia
+
+    @Flag(help: "End with one JSON object per photo.")
+    var json = false
+
+    func validate() throws {
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+    }
+
+    func run() throws {
+        let detector = try MTCNN(directory: mtcnn)
+        let facenet: FaceNet? = try? FaceNet(preset: model, extraction: FaceExtraction(detector: detector))
+        if facenet == nil { printError("no \(model.rawValue) weights: end-to-end time skipped") }
+        print("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")
+        for photo in photos {
+            let image = try ImageDecoder.decode(path: photo)
+            var runs: [MTCNNTimings] = []
+            var faces: [DetectedFace] = []
+            for i in 0...iterations {
+                var t = MTCNNTimings()
+                faces = try detector.detect(image, timings: &t)
+                if i > 0 { runs.append(t) }
+            }
+            let median = runs.sorted { $0.total < $1.total }[runs.count / 2]
+            var endToEnd: Double?
+            if let facenet {
+                var times: [Double] = []
+                for i in 0...iterations {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = try facenet.embed(file: photo, l2Normalize: true)
+                    if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                }
+                endToEnd = times.sorted()[times.count / 2]
+            }
+            let megapixels = Double(image.width * image.height) / 1e6
+            func ms(_ s: Double) -> String { String(format: "%.1f", s * 1000) }
+            print("\(photo): \(image.width)×\(image.height) (\(String(format: "%.2f", megapixels)) MP), \(faces.count) face(s); "
+                + "detect \(ms(median.total)) ms = pyramid \(ms(median.pyramid)) + P-Net \(ms(median.pnet)) "
+                + "(\(median.scales) scales, \(median.proposals) proposals) + R-Net \(ms(median.rnet)) (\(median.refined) kept) "
+                + "+ O-Net \(ms(median.onet))"
+                + (endToEnd.map { "; photo → embedding \(ms($0)) ms (decode, detect, crop, embed)" } ?? ""))
+            if json {
+                var fields = ["\"file\": \(jsonString(photo))", "\"width\": \(image.width)", "\"height\": \(image.height)",
+                              "\"detect_ms\": \(median.total * 1000)", "\"pyramid_ms\": \(median.pyramid * 1000)",
+                              "\"pnet_ms\": \(median.pnet * 1000)", "\"rnet_ms\": \(median.rnet * 1000)",
+                              "\"onet_ms\": \(median.onet * 1000)", "\"faces\": \(faces.count)"]
+                if let endToEnd { fields.append("\"photo_to_embedding_ms\": \(endToEnd * 1000)") }
+                print("{" + fields.joined(separator: ", ") + "}")
+            }
+        }
+    }
+}
