@@ -186,6 +186,15 @@ final class LayerOpsTests: XCTestCase {
             guard case FaceNetError.invalidTopology(_, "bad_reshape", let reason) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("72 elements"), reason)
         }
+        // Graphs built in code get the same checks as parsed ones.
+        for (kind, text) in [(LayerKind.reshape(targetShape: [-1, -1]), "does not fit"), (.permute(dims: [0, 1, 2]), "not a permutation"),
+                             (.permute(dims: [2, 1]), "reorder 2 axes")] {
+            let layer = LayerNode(name: "in_code", className: "Layer", kind: kind, inputs: ["input"])
+            XCTAssertThrowsError(try makeModel(inputShape: [4, 6, 3], layers: [layer], weights: [:])) { error in
+                guard case FaceNetError.invalidTopology(_, "in_code", let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains(text), reason)
+            }
+        }
         // With an open input the sizes are checked when a session is planned.
         let open = LayerNode(name: "open_reshape", className: "Reshape", kind: .reshape(targetShape: [4, -1]), inputs: ["input"])
         let (model, _, _) = try makeModel(inputShape: [nil, nil, 3], layers: [open], weights: [:])
