@@ -7,33 +7,9 @@ final class BadInputTests: XCTestCase {
     private let topologyPath = Paths.fixture("tiny/topology_keras22.json")
     private let weightsPath = Paths.fixture("tiny/weights_tfkeras.h5")
 
-    /// The tiny topology as a mutable JSON tree.
-    private func topologyJSON() throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: topologyPath))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    /// Applies `edit` to the layer named `name` and parses the result.
+    /// Applies `edit` to the layer named `name` of the tiny topology and parses the result.
     private func parseEdited(layer name: String, _ edit: (inout [String: Any]) -> Void) throws -> ModelTopology {
-        var root = try topologyJSON()
-        var config = try XCTUnwrap(root["config"] as? [String: Any])
-        var layers = try XCTUnwrap(config["layers"] as? [[String: Any]])
-        let i = try XCTUnwrap(layers.firstIndex { $0["name"] as? String == name })
-        edit(&layers[i])
-        config["layers"] = layers
-        root["config"] = config
-        return try KerasJSONReader.parse(try JSONSerialization.data(withJSONObject: root), source: "edited.json")
-    }
-
-    private func assertTopologyError(_ expression: @autoclosure () throws -> some Any, layer: String?,
-                                     mentions text: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try expression(), file: file, line: line) { error in
-            let message = String(describing: error)
-            XCTAssertTrue(message.contains(text), "'\(message)' does not mention '\(text)'", file: file, line: line)
-            if let layer { XCTAssertTrue(message.contains("'\(layer)'"), "'\(message)' does not name layer \(layer)", file: file, line: line) }
-            XCTAssertTrue(message.contains("edited.json") || message.contains(".json") || message.contains(".h5"),
-                          "'\(message)' does not name the file", file: file, line: line)
-        }
+        try parseEditedTopology(topologyPath, layer: name, edit)
     }
 
     func testMissingFieldNamesLayerAndField() {

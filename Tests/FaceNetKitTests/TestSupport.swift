@@ -77,3 +77,38 @@ func compareWithReference(inputShape: [Int], layers: [LayerNode], weights: [Stri
     }
     return (worst, magnitude)
 }
+
+/// The topology at `path` with `edit` applied to the layer named `name`, parsed from memory
+/// as "edited.json".
+func parseEditedTopology(_ path: String, layer name: String, _ edit: (inout [String: Any]) -> Void) throws -> ModelTopology {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    var root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    var config = try XCTUnwrap(root["config"] as? [String: Any])
+    var layers = try XCTUnwrap(config["layers"] as? [[String: Any]])
+    let i = try XCTUnwrap(layers.firstIndex { $0["name"] as? String == name })
+    edit(&layers[i])
+    config["layers"] = layers
+    root["config"] = config
+    return try KerasJSONReader.parse(try JSONSerialization.data(withJSONObject: root), source: "edited.json")
+}
+
+/// An edit setting (or, with nil, removing) one field of a layer's `config`.
+func setConfig(_ key: String, _ value: Any?) -> (inout [String: Any]) -> Void {
+    { layer in
+        var config = layer["config"] as? [String: Any] ?? [:]
+        config[key] = value
+        layer["config"] = config
+    }
+}
+
+/// The expression throws an error whose message mentions `text`, the layer (quoted) and a file.
+func assertTopologyError(_ expression: @autoclosure () throws -> some Any, layer: String?,
+                         mentions text: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try expression(), file: file, line: line) { error in
+        let message = String(describing: error)
+        XCTAssertTrue(message.contains(text), "'\(message)' does not mention '\(text)'", file: file, line: line)
+        if let layer { XCTAssertTrue(message.contains("'\(layer)'"), "'\(message)' does not name layer \(layer)", file: file, line: line) }
+        XCTAssertTrue(message.contains("edited.json") || message.contains(".json") || message.contains(".h5"),
+                      "'\(message)' does not name the file", file: file, line: line)
+    }
+}

@@ -3,8 +3,10 @@
 /// the shape rule, which the reference executor applies to its `Tensor`s too.
 enum ReshapeRule {
     /// Keras's Reshape output per sample for an input of `inputCount` elements (nil while
-    /// open): a −1 size takes what the others leave. Nil when the sizes cannot fit.
+    /// open): a −1 size takes what the others leave. Nil when the sizes cannot fit, or the
+    /// target is malformed (a size of 0 or below other than one −1).
     static func outputShape(target: [Int], inputCount: Int?) -> SymbolicShape? {
+        guard target.allSatisfy({ $0 > 0 || $0 == -1 }), target.filter({ $0 == -1 }).count <= 1 else { return nil }
         let fixed = target.filter { $0 != -1 }.reduce(1, *)
         guard target.contains(-1) else {
             if let inputCount, inputCount != fixed { return nil }

@@ -184,7 +184,7 @@ enum LayerConfigParser {
             return .prelu(PReLUConfig(sharedAxes: axes))
         case "Permute":
             let dims = try r.ints(c, "dims")
-            guard !dims.isEmpty, dims.sorted() == Array(1...dims.count) else {
+            guard !dims.isEmpty, dims.sorted() == Array(1..<(dims.count + 1)) else {
                 throw r.error("'dims' \(dims) is not a permutation of 1…\(max(dims.count, 1)) (per-sample axes, counted from 1)")
             }
             guard dims.count <= 3 else { throw unsupported("permuting \(dims.count) per-sample axes; at most 3 (rank 4 with the batch)") }

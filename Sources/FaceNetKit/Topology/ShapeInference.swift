@@ -88,6 +88,10 @@ extension LayerNode {
             guard dims.count == s.count else {
                 throw fail("Permute dims \(dims) reorder \(dims.count) axes, but the input \(describe(s)) has \(s.count)")
             }
+            // The reader checks these too; a graph built in code must not index out of range.
+            guard dims.sorted() == Array(1..<(dims.count + 1)), (1...3).contains(dims.count) else {
+                throw fail("Permute dims \(dims) are not a permutation of 1…\(dims.count) over 1 to 3 axes")
+            }
             return dims.map { s[$0 - 1] }
         case .flatten:
             let s = try single()
