@@ -25,6 +25,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Per-layer table: time and GFLOP/s of every distinct step shape (median over the iterations).")
     var layers = false
 
+    @Option(help: "Height,width for a model input whose size is free (P-Net); default 160,160.")
+    var size: String?
+
     @Flag(help: "End with one JSON object.")
     var json = false
 
@@ -35,7 +38,9 @@ struct BenchCommand: ParsableCommand {
         let loaded = try model.load()
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart.uptimeNanoseconds) / 1e9
         let inputName = loaded.topology.inputNames[0]
-        let sample = try loaded.outputShape(of: inputName).map { $0 ?? 160 }
+        let free = try size.map(parseShape) ?? [160, 160]
+        guard free.count == 2 else { throw ValidationError("--size takes height,width") }
+        let sample = try loaded.outputShape(of: inputName).enumerated().map { i, d in d ?? (i < 2 ? free[i] : 3) }
         let shape = [batch] + sample
         var generator = SystemRandomNumberGenerator()
         let input = try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })

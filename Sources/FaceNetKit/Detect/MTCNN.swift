@@ -80,9 +80,10 @@ public final class MTCNN: Sendable {
         }
 
         /// Runs the network on an NHWC batch; returns (offsets, probabilities, landmarks).
-        func run(_ batch: Tensor) throws -> (offsets: Tensor, probability: Tensor, landmarks: Tensor?) {
+        func run(_ batch: Tensor, threads: Int? = nil) throws -> (offsets: Tensor, probability: Tensor, landmarks: Tensor?) {
             let outputs = [offsets, probability] + (landmarks.map { [$0] } ?? [])
-            let session = try InferenceSession(model: model, inputShapes: [input: batch.shape], outputs: outputs)
+            let session = try InferenceSession(model: model, inputShapes: [input: batch.shape], outputs: outputs,
+                                               threads: threads)
             let result = try session.run([input: batch])
             guard let o = result[offsets], let p = result[probability] else { throw FaceNetError.unknownLayer(name: offsets) }
             return (o, p, landmarks.flatMap { result[$0] })
@@ -162,37 +163,73 @@ public final class MTCNN: Sendable {
     // MARK: Stages
 
     /// P-Net over the pyramid: boxes where the face probability passes, NMS per scale and
-    /// across scales, squared.
+    /// across scales, squared. Scales are independent, so the threads take whole scales
+    /// (largest first, each to the least loaded thread), each running P-Net on one thread:
+    /// resizing, pooling and the epilogues then run in parallel too, not only the GEMMs.
     private func proposals(_ pixels: UnsafePointer<Float>, width: Int, height: Int,
                            timings: inout MTCNNTimings) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
         timings.scales = scales.count
-        var all: [Candidate] = []
-        let rows = UnsafeMutablePointer<Float>.allocate(capacity: height * width * 3)
-        defer { rows.deallocate() }
-        for scale in scales {
-            let (w, h) = ScalePyramid.scaledSize(width: width, height: height, scale: scale)
-            guard w >= 12, h >= 12 else { continue }
-            var t = DispatchTime.now().uptimeNanoseconds
-            var level = Tensor(zeros: [1, h, w, 3])
-            level.scalars.withUnsafeMutableBufferPointer { out in
-                guard let out = out.baseAddress else { return }
-                ScalePyramid.resize(pixels, width: width, height: height, to: out, width: w, height: h, rows: rows)
+        let sizes = scales.map { ScalePyramid.scaledSize(width: width, height: height, scale: $0) }
+        let workers = max(1, min(InferenceSession.defaultThreads, scales.count))
+        var assignment = [[Int]](repeating: [], count: workers)
+        var load = [Int](repeating: 0, count: workers)
+        for i in scales.indices.sorted(by: { sizes[$0].width * sizes[$0].height > sizes[$1].width * sizes[$1].height }) {
+            let w = load.indices.min { load[$0] < load[$1] } ?? 0
+            assignment[w].append(i)
+            load[w] += sizes[i].width * sizes[i].height
+        }
+        let plan = assignment
+        let widest = max(1, sizes.map(\.width).max() ?? 1)
+        let results = ScaleResults(count: scales.count)
+        let image = SendablePixels(base: pixels, width: width, height: height)
+        let scan = { @Sendable (worker: Int) in
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: height * widest * 3)
+            defer { rows.deallocate() }
+            for i in plan[worker] {
+                results.store(i, Result { try self.scan(image, scale: scales[i], size: sizes[i], rows: rows,
+                                                         threads: workers > 1 ? 1 : nil) })
             }
-            timings.pyramid += seconds(since: t)
-            t = DispatchTime.now().uptimeNanoseconds
-            let (offsets, probability, _) = try pnet.run(level)
-            timings.pnet += seconds(since: t)
-            var found = Self.cells(offsets: offsets, probability: probability, threshold: options.pnetThreshold, scale: scale)
-            found = Candidate.sortedByScore(found)
-            all += Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: false)
+        }
+        if workers > 1 {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: scan)
+        } else {
+            scan(0)
+        }
+        var all: [Candidate] = []
+        for i in scales.indices {
+            let scanned = try results.take(i)
+            timings.pyramid += scanned.resizeSeconds
+            timings.pnet += scanned.pnetSeconds
+            all += scanned.candidates
         }
         return Candidate.suppress(all, threshold: options.pnetNMS, overlap: .union, sort: true).map { c in
             var c = c
             c.box = c.box.squared()
             return c
         }
+    }
+
+    /// One pyramid level: resized, scanned by P-Net, thresholded, NMS within the scale.
+    private func scan(_ image: SendablePixels, scale: Float, size: (width: Int, height: Int),
+                      rows: UnsafeMutablePointer<Float>, threads: Int?) throws -> ScannedScale {
+        guard size.width >= 12, size.height >= 12 else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
+        var t = DispatchTime.now().uptimeNanoseconds
+        var level = Tensor(zeros: [1, size.height, size.width, 3])
+        level.scalars.withUnsafeMutableBufferPointer { out in
+            guard let out = out.baseAddress else { return }
+            ScalePyramid.resize(image.base, width: image.width, height: image.height, to: out, width: size.width,
+                                height: size.height, rows: rows)
+        }
+        let resizeSeconds = seconds(since: t)
+        t = DispatchTime.now().uptimeNanoseconds
+        let (offsets, probability, _) = try pnet.run(level, threads: threads)
+        let pnetSeconds = seconds(since: t)
+        let found = Candidate.sortedByScore(Self.cells(offsets: offsets, probability: probability,
+                                                       threshold: options.pnetThreshold, scale: scale))
+        return ScannedScale(candidates: Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: false),
+                            resizeSeconds: resizeSeconds, pnetSeconds: pnetSeconds)
     }
 
     /// P-Net output cells whose face probability passes: each is a 12-pixel window at
@@ -271,5 +308,35 @@ public final class MTCNN: Sendable {
             }
         }
         return batch
+    }
+}
+
+/// The image as the pyramid threads read it (read-only while they run).
+private struct SendablePixels: @unchecked Sendable {
+    let base: UnsafePointer<Float>
+    let width: Int
+    let height: Int
+}
+
+/// What one pyramid level gave.
+private struct ScannedScale: Sendable {
+    var candidates: [Candidate]
+    var resizeSeconds: Double
+    var pnetSeconds: Double
+}
+
+/// One slot per scale, each written by exactly one thread, read after all have finished.
+private final class ScaleResults: @unchecked Sendable {
+    private var slots: [Result<ScannedScale, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func store(_ index: Int, _ result: Result<ScannedScale, Error>) {
+        slots.withUnsafeMutableBufferPointer { $0[index] = result }
+    }
+
+    func take(_ index: Int) throws -> ScannedScale {
+        guard let result = slots[index] else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
+        return try result.get()
     }
 }

@@ -38,7 +38,7 @@ enum NonMaximumSuppression {
 }
 
 /// A box on its way through the cascade: its score, and which stage scored it.
-struct Candidate {
+struct Candidate: Sendable {
     var box: FaceBox
     var score: Float
     /// Set by O-Net.

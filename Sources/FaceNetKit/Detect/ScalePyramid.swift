@@ -55,35 +55,53 @@ enum ScalePyramid {
                        to output: UnsafeMutablePointer<Float>, width: Int, height: Int, rows: UnsafeMutablePointer<Float>) {
         let tx = taps(input: inWidth, output: width)
         let ty = taps(input: inHeight, output: height)
-        // Horizontal pass: every input row to `width` columns.
-        for y in 0..<inHeight {
-            let src = input + y * inWidth * 3
-            let dst = rows + y * width * 3
-            for o in 0..<width {
-                var r: Float = 0, g: Float = 0, b: Float = 0
-                let first = Int(tx.first[o]), base = Int(tx.offsets[o])
-                for k in 0..<Int(tx.count[o]) {
-                    let w = tx.weights[base + k]
-                    let p = src + min(first + k, inWidth - 1) * 3
-                    r += w * p[0]
-                    g += w * p[1]
-                    b += w * p[2]
+        tx.withPointers { xFirst, xCount, xOffset, xWeight in
+            // Horizontal pass: every input row to `width` columns.
+            for y in 0..<inHeight {
+                let src = input + y * inWidth * 3
+                let dst = rows + y * width * 3
+                for o in 0..<width {
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    let first = Int(xFirst[o]), w = xWeight + Int(xOffset[o])
+                    for k in 0..<Int(xCount[o]) {
+                        let p = src + min(first + k, inWidth - 1) * 3
+                        r += w[k] * p[0]
+                        g += w[k] * p[1]
+                        b += w[k] * p[2]
+                    }
+                    dst[o * 3] = r
+                    dst[o * 3 + 1] = g
+                    dst[o * 3 + 2] = b
                 }
-                dst[o * 3] = r
-                dst[o * 3 + 1] = g
-                dst[o * 3 + 2] = b
             }
         }
-        // Vertical pass.
-        let rowFloats = width * 3
-        for o in 0..<height {
-            let dst = output + o * rowFloats
-            dst.initialize(repeating: 0, count: rowFloats)
-            let first = Int(ty.first[o]), base = Int(ty.offsets[o])
-            for k in 0..<Int(ty.count[o]) {
-                let w = ty.weights[base + k]
-                let src = rows + min(first + k, inHeight - 1) * rowFloats
-                for i in 0..<rowFloats { dst[i] += w * src[i] }
+        ty.withPointers { yFirst, yCount, yOffset, yWeight in
+            let rowFloats = width * 3
+            for o in 0..<height {
+                let dst = output + o * rowFloats
+                dst.initialize(repeating: 0, count: rowFloats)
+                let first = Int(yFirst[o]), w = yWeight + Int(yOffset[o])
+                for k in 0..<Int(yCount[o]) {
+                    let weight = w[k]
+                    let src = rows + min(first + k, inHeight - 1) * rowFloats
+                    for i in 0..<rowFloats { dst[i] += weight * src[i] }
+                }
+            }
+        }
+    }
+}
+
+extension ScalePyramid.Taps {
+    /// The four arrays as pointers, for the inner loops.
+    func withPointers(_ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Int32>, UnsafePointer<Float>) -> Void) {
+        first.withUnsafeBufferPointer { f in
+            count.withUnsafeBufferPointer { c in
+                offsets.withUnsafeBufferPointer { o in
+                    weights.withUnsafeBufferPointer { w in
+                        guard let f = f.baseAddress, let c = c.baseAddress, let o = o.baseAddress, let w = w.baseAddress else { return }
+                        body(f, c, o, w)
+                    }
+                }
             }
         }
     }

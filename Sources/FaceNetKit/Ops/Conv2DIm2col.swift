@@ -28,12 +28,25 @@ enum Conv2DIm2col {
             let oh = pixel / g.outWidth
             let ow = pixel - oh * g.outWidth
             let image = input + n * g.inHeight * g.inWidth * cin
+            let iw0 = ow * g.strideWidth - g.padLeft
+            // The kw taps of one kernel row are neighbouring pixels: one copy when all are inside.
+            let rowInside = iw0 >= 0 && iw0 + g.kernelWidth <= g.inWidth
             for kh in 0..<g.kernelHeight {
                 let ih = oh * g.strideHeight - g.padTop + kh
+                guard ih >= 0, ih < g.inHeight else {
+                    dst.initialize(repeating: 0, count: g.kernelWidth * cin)
+                    dst += g.kernelWidth * cin
+                    continue
+                }
+                if rowInside {
+                    copyFloats(from: image + (ih * g.inWidth + iw0) * cin, to: dst, count: g.kernelWidth * cin)
+                    dst += g.kernelWidth * cin
+                    continue
+                }
                 for kw in 0..<g.kernelWidth {
-                    let iw = ow * g.strideWidth - g.padLeft + kw
-                    if ih >= 0, ih < g.inHeight, iw >= 0, iw < g.inWidth {
-                        dst.update(from: image + (ih * g.inWidth + iw) * cin, count: cin)
+                    let iw = iw0 + kw
+                    if iw >= 0, iw < g.inWidth {
+                        copyFloats(from: image + (ih * g.inWidth + iw) * cin, to: dst, count: cin)
                     } else {
                         dst.initialize(repeating: 0, count: cin)
                     }
@@ -41,5 +54,15 @@ enum Conv2DIm2col {
                 }
             }
         }
+    }
+}
+
+/// Short copies (P-Net's 3-channel taps) as a plain loop: a memmove call costs more.
+@inline(__always)
+func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+    if count < 32 {
+        for i in 0..<count { destination[i] = source[i] }
+    } else {
+        destination.update(from: source, count: count)
     }
 }

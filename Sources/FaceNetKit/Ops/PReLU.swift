@@ -27,9 +27,9 @@ enum PReLUKernel {
                     let a = alpha + i * s0 + j * s1
                     if s2 == 0 {
                         let slope = a[0]
-                        for k in 0..<d2 { let x = src[k]; dst[k] = x >= 0 ? x : slope * x }
+                        for k in 0..<d2 { let x = src[k]; dst[k] = max(x, 0) + slope * min(x, 0) }
                     } else {
-                        for k in 0..<d2 { let x = src[k]; dst[k] = x >= 0 ? x : a[k] * x }
+                        for k in 0..<d2 { let x = src[k]; dst[k] = max(x, 0) + a[k] * min(x, 0) }
                     }
                     src += d2
                     dst += d2
@@ -44,7 +44,8 @@ enum PReLUKernel {
     static func applyPerChannel(_ slopes: UnsafePointer<Float>, to row: UnsafeMutablePointer<Float>, columns: Int,
                                 firstColumn: Int) {
         let a = slopes + firstColumn
-        for j in 0..<columns { let x = row[j]; row[j] = x >= 0 ? x : a[j] * x }
+        // Branch-free: max(x, 0) + a·min(x, 0) equals x ≥ 0 ? x : a·x (the zero term adds nothing).
+        for j in 0..<columns { let x = row[j]; row[j] = max(x, 0) + a[j] * min(x, 0) }
     }
 }
 

@@ -1,0 +1,224 @@
+import Foundation
+import XCTest
+@testable import FaceNetKit
+
+/// The MTCNN pipeline against the Python `mtcnn` package 1.0.0 and TensorFlow
+/// (fixtures from Scripts/make_detection_fixtures.py), plus alignment, limits and drawing.
+final class DetectorTests: XCTestCase {
+    static let mtcnnDirectory = Paths.packageRoot.appendingPathComponent("Weights/mtcnn").path
+
+    func json(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("detect/\(name)")))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func floats(_ value: Any?) throws -> [Float] {
+        try XCTUnwrap(value as? [Double]).map(Float.init)
+    }
+
+    func testPyramidScalesMatchPythonPackage() throws {
+        let cases = try XCTUnwrap(json("scales.json")["cases"] as? [[String: Any]])
+        for c in cases {
+            let (w, h) = (try XCTUnwrap(c["width"] as? Int), try XCTUnwrap(c["height"] as? Int))
+            let expected = try floats(c["scales"])
+            let ours = ScalePyramid.scales(width: w, height: h, minFaceSize: 20, scaleFactor: 0.709)
+            XCTAssertEqual(ours.count, expected.count, "\(w)×\(h)")
+            for (a, b) in zip(ours, expected) { XCTAssertEqual(a, b, accuracy: 1e-6 * b) }
+        }
+    }
+
+    func testAreaResizeMatchesTensorFlow() throws {
+        let root = try json("area_resize.json")
+        let (w, h) = (try XCTUnwrap(root["width"] as? Int), try XCTUnwrap(root["height"] as? Int))
+        let input = try floats(root["input"])
+        var worst: Float = 0
+        for output in try XCTUnwrap(root["outputs"] as? [[String: Any]]) {
+            let (ow, oh) = (try XCTUnwrap(output["width"] as? Int), try XCTUnwrap(output["height"] as? Int))
+            let expected = try floats(output["values"])
+            var ours = [Float](repeating: .nan, count: ow * oh * 3)
+            var rows = [Float](repeating: 0, count: h * ow * 3)
+            input.withUnsafeBufferPointer { src in
+                ours.withUnsafeMutableBufferPointer { dst in
+                    rows.withUnsafeMutableBufferPointer { scratch in
+                        ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
+                                            rows: scratch.baseAddress!)
+                    }
+                }
+            }
+            XCTAssertEqual(ours.count, expected.count)
+            worst = max(worst, zip(ours, expected).map { abs($0 - $1) }.max() ?? .infinity)
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-5)
+        print("area resize vs tf.image.resize(AREA): max abs diff \(worst)")
+    }
+
+    func testPatchSamplerMatchesCropAndResize() throws {
+        let root = try json("crop_and_resize.json")
+        let (w, h) = (try XCTUnwrap(root["width"] as? Int), try XCTUnwrap(root["height"] as? Int))
+        let size = try XCTUnwrap(root["size"] as? Int)
+        let input = try floats(root["input"])
+        let boxes = try XCTUnwrap(root["boxes"] as? [[Double]])
+        let patches = try XCTUnwrap(root["patches"] as? [[Double]])
+        var worst: Float = 0
+        for (box, expected) in zip(boxes, patches) {
+            var ours = [Float](repeating: .nan, count: size * size * 3)
+            input.withUnsafeBufferPointer { src in
+                ours.withUnsafeMutableBufferPointer { dst in
+                    PatchSampler.sample(src.baseAddress!, width: w, height: h,
+                                        box: FaceBox(x1: Float(box[0]), y1: Float(box[1]), x2: Float(box[2]), y2: Float(box[3])),
+                                        size: size, into: dst.baseAddress!)
+                }
+            }
+            worst = max(worst, zip(ours, expected).map { abs($0 - Float($1)) }.max() ?? .infinity)
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-5)
+    }
+
+    /// mtcnn's NMS drops a box that any higher-scored box overlaps, even a dropped one.
+    func testSuppressedBoxStillSuppresses() {
+        let a = FaceBox(x1: 0, y1: 0, x2: 10, y2: 10)
+        let b = FaceBox(x1: 3, y1: 0, x2: 13, y2: 10)   // IoU with a: 70 / 130 ≈ 0.54
+        let c = FaceBox(x1: 6, y1: 0, x2: 16, y2: 10)   // IoU with b ≈ 0.54, with a = 0.25
+        XCTAssertEqual(NonMaximumSuppression.keep([a, b, c], threshold: 0.5, overlap: .union), [0])
+        XCTAssertEqual(NonMaximumSuppression.keep([a, b, c], threshold: 0.6, overlap: .union), [0, 1, 2])
+        // Intersection over the smaller box: a small box inside a big one goes.
+        let inner = FaceBox(x1: 2, y1: 2, x2: 5, y2: 5)
+        XCTAssertEqual(NonMaximumSuppression.keep([a, inner], threshold: 0.7, overlap: .minimum), [0])
+        XCTAssertEqual(NonMaximumSuppression.keep([a, inner], threshold: 0.7, overlap: .union), [0, 1])
+    }
+
+    func testDetectionsMatchPythonPackageOnSamplePhotos() throws {
+        let detector = try MTCNN(directory: Self.mtcnnDirectory)
+        let images = try XCTUnwrap(json("detections.json")["images"] as? [String: [[String: Any]]])
+        for (name, expected) in images.sorted(by: { $0.key < $1.key }) {
+            let path = Paths.packageRoot.appendingPathComponent("Docs/samples/\(name)").path
+            let faces = try detector.detect(try ImageDecoder.decode(path: path))
+            XCTAssertEqual(faces.count, expected.count, name)
+            for (face, reference) in zip(faces, expected) {
+                let box = try XCTUnwrap(reference["box"] as? [Int])
+                let theirs = FaceBox(x1: Float(box[0]), y1: Float(box[1]), x2: Float(box[0] + box[2]), y2: Float(box[1] + box[3]))
+                let ours = face.box.roundedXYWH
+                let oursBox = FaceBox(x1: Float(ours[0]), y1: Float(ours[1]), x2: Float(ours[0] + ours[2]), y2: Float(ours[1] + ours[3]))
+                XCTAssertGreaterThanOrEqual(oursBox.iou(theirs), 0.99, "\(name): \(ours) vs \(box)")
+                XCTAssertEqual(Double(face.confidence), try XCTUnwrap(reference["confidence"] as? Double), accuracy: 1e-3)
+                let keypoints = try XCTUnwrap(reference["keypoints"] as? [String: [Int]])
+                let named = ["left_eye": face.landmarks.leftEye, "right_eye": face.landmarks.rightEye, "nose": face.landmarks.nose,
+                             "mouth_left": face.landmarks.mouthLeft, "mouth_right": face.landmarks.mouthRight]
+                for (key, point) in named {
+                    let p = try XCTUnwrap(keypoints[key])
+                    XCTAssertEqual(point.x, Float(p[0]), accuracy: 2, "\(name) \(key)")
+                    XCTAssertEqual(point.y, Float(p[1]), accuracy: 2, "\(name) \(key)")
+                }
+            }
+        }
+    }
+
+    /// Issue "detect and align": on every shared photo the largest face's crop box (the box
+    /// widened by 16 px per side) overlaps the box that made the shared crop at IoU ≥ 0.9.
+    func testSharedPhotosLargestFaceMatchesCropBoxes() throws {
+        let boxesPath = try Paths.shared("faces/mtcnn_boxes.json")
+        let photos = try Paths.shared("faces/photos")
+        let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: boxesPath)))
+            as? [String: [String: Any]])
+        let detector = try MTCNN(directory: Self.mtcnnDirectory)
+        var worst: Float = 1
+        var exact = 0
+        for (name, entry) in reference.sorted(by: { $0.key < $1.key }) {
+            let image = try ImageDecoder.decode(path: "\(photos)/\(name)")
+            let largest = try XCTUnwrap(try detector.detect(image).first, name)
+            let r = FaceCrop.region(of: largest, margin: 16, imageWidth: image.width, imageHeight: image.height)
+            let ours = FaceBox(x1: Float(r.x), y1: Float(r.y), x2: Float(r.x + r.width), y2: Float(r.y + r.height))
+            let box = try XCTUnwrap(entry["box"] as? [Int])
+            let theirs = FaceBox(x1: Float(box[0]), y1: Float(box[1]), x2: Float(box[2]), y2: Float(box[3]))
+            let iou = ours.iou(theirs)
+            XCTAssertGreaterThanOrEqual(iou, 0.9, name)
+            worst = min(worst, iou)
+            if iou == 1 { exact += 1 }
+        }
+        print("shared photos: worst crop-box IoU \(worst), \(exact) of \(reference.count) identical")
+    }
+
+    func testTooSmallAndTooLargeImagesAreClearErrors() throws {
+        let detector = try MTCNN(directory: Self.mtcnnDirectory)
+        let tiny = try RGBImage(width: 11, height: 40, pixels: [UInt8](repeating: 128, count: 11 * 40 * 3))
+        XCTAssertThrowsError(try detector.detect(tiny)) { error in
+            XCTAssertTrue(String(describing: error).contains("smaller than MTCNN's 12×12"), "\(error)")
+        }
+        var options = MTCNNOptions()
+        options.maxPixels = 100 * 100
+        let limited = try MTCNN(directory: Self.mtcnnDirectory, options: options)
+        let big = try RGBImage(width: 101, height: 100, pixels: [UInt8](repeating: 0, count: 101 * 100 * 3))
+        XCTAssertThrowsError(try limited.detect(big)) { error in
+            XCTAssertTrue(String(describing: error).contains("limit of 10000 pixels"), "\(error)")
+        }
+    }
+
+    func testPhotoWithoutFaceNamesTheFile() throws {
+        let extraction = FaceExtraction(detector: try MTCNN(directory: Self.mtcnnDirectory))
+        let grey = try RGBImage(width: 64, height: 48, pixels: [UInt8](repeating: 90, count: 64 * 48 * 3))
+        XCTAssertThrowsError(try extraction.faceImage(grey, source: "grey.png")) { error in
+            XCTAssertEqual(error as? FaceNetError, .noFaceFound(path: "grey.png"))
+            XCTAssertEqual(String(describing: error), "grey.png: no face found")
+        }
+        XCTAssertEqual(try FaceExtraction.skip.faceImage(grey, source: "grey.png"), grey)
+    }
+
+    /// Two bright dots standing in for eyes on a slant: after `.eyes` alignment they sit on
+    /// one row; without alignment the crop is the widened box, pixel for pixel.
+    func testEyeAlignmentLevelsTheEyes() throws {
+        let (w, h) = (120, 100)
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        func dot(_ x: Int, _ y: Int) {
+            for yy in (y - 1)...(y + 1) { for xx in (x - 1)...(x + 1) { for c in 0..<3 { pixels[(yy * w + xx) * 3 + c] = 255 } } }
+        }
+        dot(40, 40)
+        dot(80, 60)
+        let image = try RGBImage(width: w, height: h, pixels: pixels)
+        let p = { (x: Float, y: Float) in FacePoint(x: x, y: y) }
+        let face = DetectedFace(box: FaceBox(x1: 30, y1: 20, x2: 90, y2: 80), confidence: 1,
+                                landmarks: FaceLandmarks(leftEye: p(40, 40), rightEye: p(80, 60), nose: p(60, 60),
+                                                         mouthLeft: p(45, 70), mouthRight: p(75, 75)))
+        XCTAssertEqual(FaceCrop.eyeAngle(face.landmarks), atan2(20, 40), accuracy: 1e-9)
+        let plain = try FaceCrop.extract(image, face: face, margin: 5, alignment: .none)
+        XCTAssertEqual(plain.width, 70)
+        XCTAssertEqual(plain.height, 70)
+        XCTAssertEqual(plain.pixels[((40 - 15) * 70 + (40 - 25)) * 3], 255)  // the dot at (40, 40), shifted by (25, 15)
+        let aligned = try FaceCrop.extract(image, face: face, margin: 5, alignment: .eyes)
+        // Brightness-weighted centroid of each half.
+        func centroid(_ columns: Range<Int>) -> (x: Double, y: Double) {
+            var (sx, sy, sw) = (0.0, 0.0, 0.0)
+            for y in 0..<aligned.height { for x in columns {
+                let v = Double(aligned.pixels[(y * aligned.width + x) * 3])
+                sx += v * Double(x); sy += v * Double(y); sw += v
+            } }
+            return (sx / sw, sy / sw)
+        }
+        let left = centroid(0..<(aligned.width / 2)), right = centroid((aligned.width / 2)..<aligned.width)
+        XCTAssertEqual(left.y, right.y, accuracy: 0.5, "eyes not level: \(left) \(right)")
+        // Their distance is kept: √(40² + 20²).
+        XCTAssertEqual(right.x - left.x, (40.0 * 40 + 20 * 20).squareRoot(), accuracy: 1)
+    }
+
+    func testDrawnDetectionsSurviveJPEGRoundTrip() throws {
+        let image = try RGBImage(width: 64, height: 48, pixels: [UInt8](repeating: 30, count: 64 * 48 * 3))
+        let p = { (x: Float, y: Float) in FacePoint(x: x, y: y) }
+        let face = DetectedFace(box: FaceBox(x1: 10, y1: 8, x2: 50, y2: 40), confidence: 0.99,
+                                landmarks: FaceLandmarks(leftEye: p(20, 18), rightEye: p(40, 18), nose: p(30, 26),
+                                                         mouthLeft: p(22, 33), mouthRight: p(38, 33)))
+        let drawn = FaceDrawing.draw([face], on: image)
+        XCTAssertEqual(Array(drawn.pixels[((8 * 64) + 30) * 3..<((8 * 64) + 30) * 3 + 3]), [0, 230, 64])  // top edge, green
+        XCTAssertEqual(Array(drawn.pixels[((18 * 64) + 20) * 3..<((18 * 64) + 20) * 3 + 3]), [255, 40, 40])  // left eye, red
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("drawn-\(UUID().uuidString).jpg").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ImageEncoder.writeJPEG(drawn, to: path, quality: 95)
+        let back = try ImageDecoder.decode(path: path)
+        XCTAssertEqual(back.width, 64)
+        XCTAssertEqual(back.height, 48)
+        // 4:2:0 chroma smears the thin coloured lines, but the top edge stays green and the
+        // flat background far from any line comes back within JPEG's rounding.
+        let edge = ((8 * 64) + 30) * 3
+        XCTAssertGreaterThan(Int(back.pixels[edge + 1]), Int(back.pixels[edge]) + 80)
+        let corner = ((45 * 64) + 60) * 3
+        XCTAssertEqual(Double(back.pixels[corner]), 30, accuracy: 3)
+    }
+}
