@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, on a fresh machine: install what is missing, fetch and import the real
 # FaceNet-512 weights if Weights/ lacks them, build `facenet` in release mode, and verify
-# the sample photos (two of one person, one of another), printing the verdicts. With
-# ../shared present it also runs the golden checks against Keras's reference outputs.
+# the sample photos (two of one person, one of another; faces found by MTCNN), printing
+# the verdicts and the detections. With ../shared present it also runs the golden checks
+# against Keras's reference outputs and calibrates on the shared photos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
@@ -14,6 +15,7 @@ run() { echo "\$ facenet $*"; "$bin" "$@" || status=1; echo; }
 
 run verify Docs/samples/img5.jpg Docs/samples/img6.jpg --model facenet512-casia
 run verify Docs/samples/img5.jpg Docs/samples/img16.jpg --model facenet512-casia
+run detect Docs/samples
 
 run golden Tests/FaceNetKitTests/Fixtures/tiny/manifest.json --weights Tests/FaceNetKitTests/Fixtures/tiny/model_full.h5
 shared=../shared
@@ -22,6 +24,7 @@ if [ -f "$shared/models/synthetic128/model.h5" ]; then
 fi
 if [ -f "$shared/faces/facenet512_casia_manifest.json" ]; then
     run golden "$shared/faces/facenet512_casia_manifest.json" --weights Weights/facenet512_casia.h5 --topology Weights/facenet512.json
-    run calibrate "$shared/faces/pairs.csv" "$shared/faces/crops" --model facenet512-casia
+    run calibrate "$shared/faces/pairs.csv" "$shared/faces/crops" --model facenet512-casia --detector skip
+    run calibrate "$shared/faces/pairs.csv" "$shared/faces/photos" --model facenet512-casia
 fi
 exit $status
