@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# A/B timing of the engine under environment switches, interleaved, 3 rounds, each run
+# started only when the CPU has been idle (≥ 95%) for a second — on a 2-core machine any
+# other work doubles the figures. Prints ms/image per run; compare within one invocation.
+#   Benchmarks/ab.sh BATCH ITERATIONS "FACENET_WINOGRAD=0" "FACENET_WINOGRAD=1" ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+batch=$1; iterations=$2; shift 2
+weights=Weights/facenet512_casia.h5
+[ -f "$weights" ] || weights=../shared/models/facenet512_casia.h5
+swift build -c release --product facenet >/dev/null
+bin=$(swift build -c release --show-bin-path)/facenet
+idle() {
+    local a b
+    a=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 1
+    b=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    set -- $a $b
+    echo $(( 100 * ($3 - $1) / ($4 - $2) ))
+}
+for round in 1 2 3; do
+    for setting in "$@"; do
+        for _ in $(seq 120); do [ "$(idle)" -ge 95 ] && break; done
+        result=$(env $setting "$bin" bench --weights "$weights" --topology Weights/facenet512.json \
+            --iterations "$iterations" --batch "$batch" 2>&1 | grep -o "[0-9.]* ms/image" | head -1)
+        echo "round $round [$setting] batch $batch: $result"
+    done
+done
