@@ -83,7 +83,7 @@ final class FaceNetAPITests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains(dir.path), "\(error)")
         }
         // A weights file in the custom directory wins; the topology comes from the package.
-        FileManager.default.createFile(atPath: dir.appendingPathComponent("facenet_weights.h5").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("facenet_weights.h5").path, contents: Data())
         let found = try Preset.facenet128.locateFiles(environment: env)
         XCTAssertEqual(found.weights, dir.appendingPathComponent("facenet_weights.h5").path)
         XCTAssertTrue(found.topology.hasSuffix("Weights/facenet128.json"))
