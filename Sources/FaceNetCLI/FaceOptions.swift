@@ -58,6 +58,9 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Pixels added to every side of a detected face box.")
     var margin: Int = 16
 
+    @Option(help: "Which face of each photo, counting from the largest (0).")
+    var face: Int = 0
+
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
@@ -66,6 +69,7 @@ struct FaceOptions: ParsableArguments {
         if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
         if batch < 1 { throw ValidationError("--batch must be positive") }
         if margin < 0 { throw ValidationError("--margin must not be negative") }
+        if face < 0 { throw ValidationError("--face must not be negative") }
         if detector == .skip, align != .none { throw ValidationError("--align needs a detector (not --detector skip)") }
     }
 
@@ -73,7 +77,7 @@ struct FaceOptions: ParsableArguments {
     func extraction() throws -> FaceExtraction {
         switch detector {
         case .skip: return .skip
-        case .mtcnn: return try .mtcnn(alignment: align, margin: margin)
+        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face)
         }
     }
 

@@ -138,6 +138,31 @@ final class DetectorTests: XCTestCase {
         print("shared photos: worst crop-box IoU \(worst), \(exact) of \(reference.count) identical")
     }
 
+    /// Two sample photos side by side: both faces come back, the larger first, each in its half.
+    func testEveryFaceOfAGroupPhotoLargestFirst() throws {
+        let a = try ImageDecoder.decode(path: Paths.packageRoot.appendingPathComponent("Docs/samples/img5.jpg").path)
+        let b = try ImageDecoder.decode(path: Paths.packageRoot.appendingPathComponent("Docs/samples/img16.jpg").path)
+        let (width, height) = (a.width + b.width, max(a.height, b.height))
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for (image, left) in [(a, 0), (b, a.width)] {
+            for row in 0..<image.height {
+                let dst = (row * width + left) * 3
+                pixels[dst..<(dst + image.width * 3)] = image.pixels[(row * image.width * 3)..<((row + 1) * image.width * 3)]
+            }
+        }
+        let faces = try MTCNN(directory: Self.mtcnnDirectory).detect(try RGBImage(width: width, height: height, pixels: pixels))
+        XCTAssertEqual(faces.count, 2)
+        guard faces.count == 2 else { return }
+        XCTAssertGreaterThan(faces[0].box.area, faces[1].box.area)
+        let halves = faces.map { $0.box.x2 <= Float(a.width) ? "left" : ($0.box.x1 >= Float(a.width) ? "right" : "both") }
+        XCTAssertEqual(Set(halves), ["left", "right"])
+        // Asking for a face the photo does not have names the photo and the count.
+        let extraction = FaceExtraction(detector: try MTCNN(directory: Self.mtcnnDirectory), faceIndex: 2)
+        XCTAssertThrowsError(try extraction.faceImage(try RGBImage(width: width, height: height, pixels: pixels), source: "pair.jpg")) {
+            XCTAssertEqual(String(describing: $0), "pair.jpg: not a usable image: face 2 asked for, but only 2 found (0 is the largest)")
+        }
+    }
+
     func testTooSmallAndTooLargeImagesAreClearErrors() throws {
         let detector = try MTCNN(directory: Self.mtcnnDirectory)
         let tiny = try RGBImage(width: 11, height: 40, pixels: [UInt8](repeating: 128, count: 11 * 40 * 3))

@@ -7,28 +7,34 @@ public struct FaceExtraction: Sendable {
     /// Pixels added on every side of the detector's box (16: the `shared/faces/crops`
     /// convention, Sandberg's margin of 32 split over both sides).
     public var margin: Int
+    /// Which face, counting from the largest (0).
+    public var faceIndex: Int
 
-    public init(detector: MTCNN?, alignment: FaceAlignment = .none, margin: Int = 16) {
+    public init(detector: MTCNN?, alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0) {
         self.detector = detector
         self.alignment = alignment
         self.margin = margin
+        self.faceIndex = faceIndex
     }
 
     /// No detection: the whole image is the face.
     public static let skip = FaceExtraction(detector: nil)
 
     /// MTCNN from the default weights location (`Weights/mtcnn`, see `MTCNN.locateDirectory`).
-    public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16,
+    public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0,
                              options: MTCNNOptions = MTCNNOptions()) throws -> FaceExtraction {
-        FaceExtraction(detector: try MTCNN(options: options), alignment: alignment, margin: margin)
+        FaceExtraction(detector: try MTCNN(options: options), alignment: alignment, margin: margin, faceIndex: faceIndex)
     }
 
-    /// The image to embed: the largest face's crop, or the image itself without a detector.
-    /// `source` names the image in the error when no face is found.
+    /// The image to embed: the chosen face's crop (the largest by default), or the image
+    /// itself without a detector. `source` names the image in the errors.
     public func faceImage(_ image: RGBImage, source: String) throws -> RGBImage {
         guard let detector else { return image }
         let faces = try detector.detect(image)
-        guard let largest = faces.first else { throw FaceNetError.noFaceFound(path: source) }
-        return try FaceCrop.extract(image, face: largest, margin: margin, alignment: alignment)
+        guard !faces.isEmpty else { throw FaceNetError.noFaceFound(path: source) }
+        guard faceIndex >= 0, faceIndex < faces.count else {
+            throw FaceNetError.invalidImage(path: source, reason: "face \(faceIndex) asked for, but only \(faces.count) found (0 is the largest)")
+        }
+        return try FaceCrop.extract(image, face: faces[faceIndex], margin: margin, alignment: alignment)
     }
 }

@@ -93,8 +93,10 @@ public final class FaceNet: Sendable {
         do {
             return try prepare(image, source: path)
         } catch let error as FaceNetError {
-            if case .noFaceFound = error { throw error }
-            throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
+            switch error {
+            case .noFaceFound, .invalidImage(path, _): throw error  // already name the file
+            default: throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
+            }
         } catch {
             throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
         }
