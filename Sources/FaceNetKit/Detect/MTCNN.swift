@@ -326,13 +326,25 @@ private struct ScannedScale: Sendable {
 }
 
 /// One slot per scale, each written by exactly one thread, read after all have finished.
+/// Raw storage, not an Array: `Array.withUnsafeMutableBufferPointer` moves the buffer out
+/// while it runs, so two threads writing different slots through it would race.
 private final class ScaleResults: @unchecked Sendable {
-    private var slots: [Result<ScannedScale, Error>?]
+    private let slots: UnsafeMutablePointer<Result<ScannedScale, Error>?>
+    private let count: Int
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: max(count, 1))
+        slots.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
 
     func store(_ index: Int, _ result: Result<ScannedScale, Error>) {
-        slots.withUnsafeMutableBufferPointer { $0[index] = result }
+        slots[index] = result
     }
 
     func take(_ index: Int) throws -> ScannedScale {
