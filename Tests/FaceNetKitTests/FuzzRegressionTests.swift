@@ -6,7 +6,7 @@ import XCTest
 /// exhaust memory, fed to the same entry point as its fuzz target: each must now end in
 /// success or a typed `FaceNetError`. Files: `Fixtures/fuzz/<target>/`.
 ///
-/// HDF5 inputs named `libhdf5-crash-*` crash libhdf5 itself, which cannot be fixed here:
+/// HDF5 inputs named `libhdf5-*` crash or hang libhdf5 itself, which cannot be fixed here:
 /// they are only ever read through the child-process loader (`WeightsIsolation`), which
 /// must turn the crash into `invalidWeights`.
 final class FuzzRegressionTests: XCTestCase {
@@ -38,7 +38,7 @@ final class FuzzRegressionTests: XCTestCase {
         for candidate in [directory, Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()] {
             let url = candidate.appendingPathComponent("facenet")
             if FileManager.default.isExecutableFile(atPath: url.path) {
-                return WeightsHelper(executable: url, timeout: 60)
+                return WeightsHelper(executable: url, timeout: 10)
             }
         }
         throw XCTSkip("the facenet tool is not built beside the tests (swift build first)")
@@ -75,36 +75,23 @@ final class FuzzRegressionTests: XCTestCase {
     }
 
     /// In-process for the inputs the Swift checks now stop; through the helper for all.
+    /// `libhdf5-*` inputs crash, exhaust memory or hang inside libhdf5 (under ASan; some
+    /// only fail without it): they are only read through the helper, never in this process.
     func testHDF5Inputs() throws {
         let all = try inputs("FuzzHDF5Weights")
-        for input in all where !input.lastPathComponent.hasPrefix("libhdf5-crash-") {
+        for input in all where !input.lastPathComponent.hasPrefix("libhdf5-") {
             assertTypedOutcome(input) { _ = try KerasWeightsReader.load(path: input.path, specs: HDF5ReaderTests.specs) }
         }
         guard !all.isEmpty else { return }
         let helper = try Self.helper()
         for input in all {
-            assertTypedOutcome(input) {
-                _ = try KerasWeightsReader.load(path: input.path, specs: HDF5ReaderTests.specs, isolation: .childProcess(helper))
+            XCTAssertThrowsError(try KerasWeightsReader.load(path: input.path, specs: HDF5ReaderTests.specs,
+                                                             isolation: .childProcess(helper))) { error in
+                XCTAssertTrue(error is FaceNetError, "\(input.lastPathComponent): \(error)")
+                XCTAssertTrue("\(error)".contains(input.path), "\(input.lastPathComponent): \(error)")
             }
             assertTypedOutcome(input) {
                 _ = try KerasWeightsReader.modelConfigJSON(path: input.path, isolation: .childProcess(helper))
-            }
-        }
-    }
-
-    /// The inputs that crash libhdf5 come back as `invalidWeights` naming the crash.
-    func testLibHDF5CrashesAreContained() throws {
-        let crashes = try inputs("FuzzHDF5Weights").filter { $0.lastPathComponent.hasPrefix("libhdf5-crash-") }
-        guard !crashes.isEmpty else { throw XCTSkip("no libhdf5 crash recorded") }
-        let helper = try Self.helper()
-        for input in crashes {
-            XCTAssertThrowsError(try KerasWeightsReader.load(path: input.path, specs: HDF5ReaderTests.specs,
-                                                             isolation: .childProcess(helper))) { error in
-                guard case .invalidWeights(let path, nil, let reason)? = error as? FaceNetError else {
-                    return XCTFail("\(input.lastPathComponent): \(error)")
-                }
-                XCTAssertEqual(path, input.path)
-                XCTAssertTrue(reason.contains("libhdf5 crashed"), "\(input.lastPathComponent): \(reason)")
             }
         }
     }

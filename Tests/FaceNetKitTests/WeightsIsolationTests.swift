@@ -45,7 +45,7 @@ final class WeightsIsolationTests: XCTestCase {
 
     /// A helper that never answers is killed after its timeout.
     func testHangingHelperTimesOut() {
-        let helper = WeightsHelper(executable: URL(fileURLWithPath: "/bin/sleep"), arguments: ["30"], timeout: 0.5)
+        let helper = WeightsHelper(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "exec sleep 30", "sh"], timeout: 0.5)
         XCTAssertThrowsError(try KerasWeightsReader.modelConfigJSON(path: HDF5ReaderTests.fixture("keras22_fixed.h5"),
                                                                     isolation: .childProcess(helper))) { error in
             guard case .invalidWeights(_, nil, let reason)? = error as? FaceNetError else { return XCTFail("\(error)") }

@@ -2,13 +2,13 @@ import FaceNetKit
 import Foundation
 import FuzzSupport
 
-/// The model of the `Fixtures/h5` files, from the topology stored in `full_model.h5`
-/// (`HDF5ReaderTests.specs` lists the same layers).
+/// The model of the `Fixtures/h5` files (`HDF5ReaderTests.specs`, as JSON in
+/// `Fuzz/h5-fixture-specs.json`): every layer in model order, weightless ones included.
 let fixtureSpecs: [LayerWeightSpec] = {
-    let path = Fuzz.fixture("h5/full_model.h5")
-    guard let json = try? KerasWeightsReader.modelConfigJSON(path: path),
-          let specs = try? KerasJSONReader.parse(Data(json.utf8), source: path).weightSpecs() else {
-        fatalError("cannot read the model of \(path)")
+    let url = Fuzz.packageRoot.appendingPathComponent("Fuzz/h5-fixture-specs.json")
+    guard let data = try? Data(contentsOf: url),
+          let specs = try? JSONDecoder().decode([LayerWeightSpec].self, from: data) else {
+        fatalError("cannot read \(url.path)")
     }
     return specs
 }()
