@@ -8,7 +8,7 @@ struct FaceNetCommand: ParsableCommand {
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
         subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, BenchDetectCommand.self,
-                      ImportTFCommand.self])
+                      ImportTFCommand.self, ValidateWeightsCommand.self])
 }
 
 /// The model source the engine commands take: a preset, or a weights file and the topology
@@ -23,6 +23,12 @@ struct ModelFiles: ParsableArguments {
     @Option(name: .long, help: "Keras functional-model JSON (not needed for a full-model .h5).")
     var topology: String?
 
+    @Flag(help: "Read the weights file in a child process (untrusted files: a crash inside libhdf5 becomes an error).")
+    var isolateWeights = false
+
+    /// How the weights file is opened (`--isolate-weights`).
+    var isolation: WeightsIsolation { isolateWeights ? .childProcess(.currentExecutable()) : .inProcess }
+
     func validate() throws {
         guard (model == nil) != (weights == nil) else { throw ValidationError("give --model or --weights (one of them)") }
         if model != nil, topology != nil { throw ValidationError("--topology goes with --weights, not --model") }
@@ -31,9 +37,9 @@ struct ModelFiles: ParsableArguments {
     func load() throws -> Model {
         if let model {
             let files = try model.locateFiles()
-            return try Model.load(weightsPath: files.weights, topologyPath: files.topology)
+            return try Model.load(weightsPath: files.weights, topologyPath: files.topology, isolation: isolation)
         }
-        return try Model.load(weightsPath: weights ?? "", topologyPath: topology)
+        return try Model.load(weightsPath: weights ?? "", topologyPath: topology, isolation: isolation)
     }
 }
 

@@ -1,6 +1,6 @@
 /// Every error the engine throws for bad input. Each case names the file, the layer
 /// and what was expected, so a user can act on the message alone.
-public enum FaceNetError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// A file could not be read at all (missing, unreadable, not the expected format).
     case unreadableFile(path: String, reason: String)
     /// The topology JSON is malformed or uses something the engine does not run.

@@ -32,18 +32,21 @@ public struct Model: Sendable {
 
     /// Loads a model from a weights file and an optional topology JSON. Without a topology,
     /// the weights file must be a Keras-2 full-model file, whose `model_config` holds it.
-    public static func load(weightsPath: String, topologyPath: String? = nil) throws -> Model {
+    /// `isolation: .childProcess` reads an untrusted weights file in a helper process (see
+    /// `WeightsIsolation`).
+    public static func load(weightsPath: String, topologyPath: String? = nil,
+                            isolation: WeightsIsolation = .inProcess) throws -> Model {
         let topology: ModelTopology
         if let topologyPath {
             topology = try KerasJSONReader.read(path: topologyPath)
         } else {
-            guard let json = try KerasWeightsReader.modelConfigJSON(path: weightsPath) else {
+            guard let json = try KerasWeightsReader.modelConfigJSON(path: weightsPath, isolation: isolation) else {
                 throw FaceNetError.invalidWeights(path: weightsPath, layer: nil,
                     reason: "the file holds weights only (no 'model_config' attribute); pass the topology JSON too")
             }
             topology = try KerasJSONReader.parse(Data(json.utf8), source: "\(weightsPath) (model_config)")
         }
-        let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs())
+        let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs(), isolation: isolation)
         return try Model(topology: topology, weights: weights)
     }
 

@@ -44,6 +44,9 @@ final class HDF5File {
     static let maxRank = 8
     /// Largest element count accepted for one dataset or attribute.
     static let maxElements = 1 << 31
+    /// How much larger than the whole file a compressed dataset may claim to be: deflate,
+    /// the filter h5py offers, expands at most ~1032:1.
+    static let maxFilterExpansion = 1032
     /// Largest member count accepted for one group (guards against corrupt link tables).
     static let maxMembers = 1 << 20
 
@@ -194,13 +197,16 @@ final class HDF5File {
             }
             let typeSize = H5Tget_size(type)
             guard typeSize > 0, typeSize <= 16 else { throw invalid("\(what) has a \(typeSize)-byte float type") }
-            // Unfiltered data is stored as is, so it cannot be larger than the file;
-            // catches corrupt headers before a huge allocation.
-            if try !isFiltered(dataset, what: what) {
-                let (bytes, overflow) = count.multipliedReportingOverflow(by: typeSize)
-                guard !overflow, bytes <= fileSize else {
-                    throw invalid("\(what) claims \(dims) × \(typeSize) bytes, more than the file's \(fileSize) bytes")
-                }
+            // Unfiltered data is stored as is, so it cannot be larger than the file; filtered
+            // (compressed) data at most `maxFilterExpansion` times that. Catches corrupt
+            // headers before a huge allocation.
+            let filtered = try isFiltered(dataset, what: what)
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: typeSize)
+            let limit = filtered ? fileSize.multipliedReportingOverflow(by: Self.maxFilterExpansion).partialValue : fileSize
+            guard !overflow, bytes <= limit else {
+                throw invalid(filtered
+                    ? "\(what) claims \(dims) × \(typeSize) bytes, more than \(Self.maxFilterExpansion)× the file's \(fileSize) bytes"
+                    : "\(what) claims \(dims) × \(typeSize) bytes, more than the file's \(fileSize) bytes")
             }
             // Uninitialised storage (no memset of up to hundreds of MB): H5Dread fills all of
             // it, and on failure the array is emptied before the throw.
@@ -406,8 +412,25 @@ final class HDF5File {
         return last
     }
 
-    /// Checks the file before libhdf5 sees it, so the common mistakes get plain reasons.
-    /// Returns the file size.
+    /// Parses the superblock (see `HDF5Superblock`) so that a truncated or mangled one is
+    /// refused before libhdf5 parses it.
+    private static func checkSuperblock(handle: FileHandle, path: String, signatureOffset: Int, fileSize: Int) throws {
+        let bytes: [UInt8]
+        do {
+            try handle.seek(toOffset: 0)
+            bytes = [UInt8](try handle.read(upToCount: signatureOffset + 256) ?? Data())
+        } catch {
+            throw FaceNetError.unreadableFile(path: path, reason: "cannot read: \(error)")
+        }
+        do {
+            _ = try HDF5Superblock(bytes: bytes, signatureOffset: signatureOffset, fileSize: fileSize)
+        } catch {
+            throw FaceNetError.unreadableFile(path: path, reason: "not a valid HDF5 file: \(error.reason)")
+        }
+    }
+
+    /// Checks the file before libhdf5 sees it, so the common mistakes get plain reasons:
+    /// a regular readable file, the signature, a sound superblock. Returns the file size.
     private static func checkSignature(path: String) throws -> Int {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -436,7 +459,10 @@ final class HDF5File {
             } catch {
                 throw FaceNetError.unreadableFile(path: path, reason: "cannot read: \(error)")
             }
-            if head == signature { return size }
+            if head == signature {
+                try checkSuperblock(handle: handle, path: path, signatureOffset: offset, fileSize: size)
+                return size
+            }
             if offset == 0, head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
                 throw FaceNetError.unreadableFile(
                     path: path,

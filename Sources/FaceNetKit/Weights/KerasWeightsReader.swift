@@ -37,8 +37,16 @@ public enum KerasWeightsReader {
     /// with duplicate layer or weight names).
     ///
     /// The result holds only layers that have weights: layer name → weight name → tensor.
-    public static func load(path: String, specs: [LayerWeightSpec]) throws -> LoadedWeights {
+    ///
+    /// `isolation: .childProcess(helper)` reads the file in a helper process, for untrusted
+    /// files: a crash or hang of libhdf5 there becomes `invalidWeights` here (see
+    /// `WeightsIsolation`).
+    public static func load(path: String, specs: [LayerWeightSpec],
+                            isolation: WeightsIsolation = .inProcess) throws -> LoadedWeights {
         try checkSpecs(specs)
+        if case .childProcess(let helper) = isolation {
+            return try IsolatedWeightsLoader.load(path: path, specs: specs, helper: helper)
+        }
         let file = try HDF5File(path: path)
         let layout = try detectLayout(file)
         let plan: [PlannedWeight]
@@ -66,8 +74,11 @@ public enum KerasWeightsReader {
 
     /// The topology JSON stored in a Keras 2 full-model file (root attribute
     /// `model_config`, bytes or UTF-8), or nil when the file has none (a `save_weights`
-    /// or Keras 3 file).
-    public static func modelConfigJSON(path: String) throws -> String? {
+    /// or Keras 3 file). `isolation` as for `load`.
+    public static func modelConfigJSON(path: String, isolation: WeightsIsolation = .inProcess) throws -> String? {
+        if case .childProcess(let helper) = isolation {
+            return try IsolatedWeightsLoader.modelConfigJSON(path: path, helper: helper)
+        }
         let file = try HDF5File(path: path)
         guard try file.hasAttribute("model_config", on: "/") else { return nil }
         let values = try file.stringAttribute("model_config", on: "/")

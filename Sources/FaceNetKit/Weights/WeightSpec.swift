@@ -1,6 +1,6 @@
 /// One weight a layer needs, named as Keras names it inside the layer
 /// (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`, `alpha`).
-public struct WeightSpec: Sendable, Equatable {
+public struct WeightSpec: Sendable, Equatable, Codable {
     public let name: String
     /// Keras's shape: HWIO for Conv2D kernels, (in, out) for Dense, (C) for vectors.
     public let shape: [Int]
@@ -14,7 +14,7 @@ public struct WeightSpec: Sendable, Equatable {
 /// What the topology expects of one layer's weights, in Keras's own weight order
 /// (Conv2D/Dense: kernel, bias; BatchNormalization: gamma, beta, moving_mean,
 /// moving_variance, each only when the config enables it).
-public struct LayerWeightSpec: Sendable, Equatable {
+public struct LayerWeightSpec: Sendable, Equatable, Codable {
     public let layerName: String
     /// Keras class name (`Conv2D`, `BatchNormalization`, …): Keras 3 files name groups by it.
     public let className: String
@@ -28,7 +28,7 @@ public struct LayerWeightSpec: Sendable, Equatable {
 }
 
 /// The three on-disk layouts of Keras weights the engine reads.
-public enum KerasWeightsLayout: String, Sendable {
+public enum KerasWeightsLayout: String, Sendable, Codable {
     /// Keras 2 `save_weights`: root `layer_names`, one group per layer with `weight_names`.
     case saveWeights = "keras2-save-weights"
     /// Keras 2 `model.save`: root `model_config` + group `model_weights` in the layout above.
