@@ -29,12 +29,9 @@ public enum FaceCrop {
         let width = min(r.width, image.width - r.x), height = min(r.height, image.height - r.y)
         switch alignment {
         case .none:
-            var pixels = [UInt8](repeating: 0, count: width * height * 3)
-            for row in 0..<height {
-                let src = ((r.y + row) * image.width + r.x) * 3
-                pixels[(row * width * 3)..<((row + 1) * width * 3)] = image.pixels[src..<(src + width * 3)]
-            }
-            return try RGBImage(width: width, height: height, pixels: pixels)
+            let window = PixelWindow(width: image.width, height: image.height, channels: 3)
+                .cropped(x: r.x, y: r.y, width: width, height: height)
+            return try RGBImage(width: width, height: height, pixels: image.pixels.withUnsafeBufferPointer { window.packed($0) })
         case .eyes:
             return try rotated(image, region: (r.x, r.y, width, height), angle: eyeAngle(face.landmarks),
                                centre: FacePoint(x: (face.box.x1 + face.box.x2) / 2, y: (face.box.y1 + face.box.y2) / 2))
