@@ -3,7 +3,18 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#if defined(__linux__) && defined(__GLIBC__)
+/* Under AddressSanitizer or ThreadSanitizer the sanitizer owns malloc: interposing it too
+   would hand its pointers to glibc's free (a crash at start-up), so counting is off. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FACENET_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FACENET_SANITIZED 1
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && !defined(FACENET_SANITIZED)
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
