@@ -55,12 +55,6 @@ public struct FaceBox: Sendable, Equatable, Codable {
         let top = y1 + height * 0.5 - side * 0.5
         return FaceBox(x1: left, y1: top, x2: left + side, y2: top + side)
     }
-
-    /// The box widened by `margin` pixels on every side and clipped to a width × height image.
-    public func widened(by margin: Float, clippedTo width: Int, _ height: Int) -> FaceBox {
-        FaceBox(x1: max(0, x1 - margin), y1: max(0, y1 - margin),
-                x2: min(Float(width), x2 + margin), y2: min(Float(height), y2 + margin))
-    }
 }
 
 /// The five O-Net landmarks. "Left" and "right" are as the Python `mtcnn` package names

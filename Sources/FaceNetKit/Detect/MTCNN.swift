@@ -226,9 +226,8 @@ public final class MTCNN: Sendable {
         t = DispatchTime.now().uptimeNanoseconds
         let (offsets, probability, _) = try pnet.run(level, threads: threads)
         let pnetSeconds = seconds(since: t)
-        let found = Candidate.sortedByScore(Self.cells(offsets: offsets, probability: probability,
-                                                       threshold: options.pnetThreshold, scale: scale))
-        return ScannedScale(candidates: Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: false),
+        let found = Self.cells(offsets: offsets, probability: probability, threshold: options.pnetThreshold, scale: scale)
+        return ScannedScale(candidates: Candidate.suppress(found, threshold: options.pnetScaleNMS, overlap: .union, sort: true),
                             resizeSeconds: resizeSeconds, pnetSeconds: pnetSeconds)
     }
 

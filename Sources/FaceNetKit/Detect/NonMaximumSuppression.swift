@@ -44,15 +44,10 @@ struct Candidate: Sendable {
     /// Set by O-Net.
     var landmarks: FaceLandmarks?
 
-    /// Candidates sorted by falling score.
-    static func sortedByScore(_ candidates: [Candidate]) -> [Candidate] {
-        candidates.sorted { $0.score > $1.score }
-    }
-
     /// The candidates NMS keeps, in order (sorted by falling score first when `sort`).
     static func suppress(_ candidates: [Candidate], threshold: Float, overlap: NonMaximumSuppression.Overlap,
                          sort: Bool) -> [Candidate] {
-        let ordered = sort ? sortedByScore(candidates) : candidates
+        let ordered = sort ? candidates.sorted { $0.score > $1.score } : candidates
         return NonMaximumSuppression.keep(ordered.map(\.box), threshold: threshold, overlap: overlap).map { ordered[$0] }
     }
 }
