@@ -1,6 +1,23 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The panel GEMM is compiled for AVX2 + FMA (Haswell and later, AMD Zen and later) in a
+// module of its own; FaceNetKit calls it only after checking the CPU (GEMMBackend).
+#if arch(x86_64)
+let avx2Targets: [Target] = [
+    .target(
+        name: "FaceNetAVX2",
+        swiftSettings: [
+            .unsafeFlags(["-target-cpu", "haswell"]),
+            .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+        ]),
+]
+let avx2Dependencies: [Target.Dependency] = ["FaceNetAVX2"]
+#else
+let avx2Targets: [Target] = []
+let avx2Dependencies: [Target.Dependency] = []
+#endif
+
 let package = Package(
     name: "FaceNetSwift",
     products: [
@@ -26,7 +43,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(
             name: "FaceNetKit",
-            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs"],
+            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs"] + avx2Dependencies,
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
@@ -40,5 +57,5 @@ let package = Package(
             name: "FaceNetKitTests",
             dependencies: ["FaceNetKit"],
             resources: [.copy("Fixtures")]),
-    ]
+    ] + avx2Targets
 )

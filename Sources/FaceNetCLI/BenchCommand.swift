@@ -69,6 +69,7 @@ struct BenchCommand: ParsableCommand {
         let perImage = median / Double(batch)
         let flops = Double(try ModelSummary(topology: loaded.topology, sampleShape: sample).flops)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
+        print(GEMMBackend.current.note)
         print("\(try BLASInfo.selection().note); " + (blasThreads ? "\(BLASInfo.threads) OpenBLAS threads per GEMM"
               : "\(session.threads) engine threads, OpenBLAS single-threaded inside them"))
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
@@ -81,7 +82,7 @@ struct BenchCommand: ParsableCommand {
         if layers { try printLayerTable(session: session, input: inputs) }
         if json {
             print("{\"ms_per_image\": \(perImage), \"batch\": \(batch), \"threads\": \(threadCount), \"parallelism\": \"\(blasThreads ? "openblas" : "engine")\", "
-                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops), "
+                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"gemm\": \"\(GEMMBackend.current.rawValue)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops), "
                   + "\"peak_rss_mb\": \(peakRSSMB), \"allocations_per_pass\": \(allocations)}")
         }
     }

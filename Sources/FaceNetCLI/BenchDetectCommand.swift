@@ -30,6 +30,7 @@ struct BenchDetectCommand: ParsableCommand {
         let detector = try MTCNN(directory: mtcnn)
         let facenet: FaceNet? = try? FaceNet(preset: model, extraction: FaceExtraction(detector: detector))
         if facenet == nil { printError("no \(model.rawValue) weights: end-to-end time skipped") }
+        print(GEMMBackend.current.note)
         print("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")
         for photo in photos {
             let image = try ImageDecoder.decode(path: photo)

@@ -28,6 +28,29 @@ final class FusionTests: XCTestCase {
         print("tiny model: \(plainSteps) steps unfused, \(fusedSteps) fused, max abs diff \(err)")
     }
 
+    /// The panel GEMM and OpenBLAS give the same network output, threaded and not, and
+    /// both match the naive reference executor.
+    func testGEMMBackendsAgreeOnTinyModel() throws {
+        let (base, x) = try tinyModel()
+        let path = Paths.fixture("tiny/model_full.h5")
+        let weights = try KerasWeightsReader.load(path: path, specs: try base.topology.weightSpecs())
+        let output = base.topology.outputNames[0]
+        let input = base.topology.inputNames[0]
+        let reference = try XCTUnwrap(ReferenceExecutor.run(topology: base.topology, weights: weights,
+                                                            inputs: [input: x], outputs: [output])[output])
+        for backend in GEMMBackend.availableHere {
+            let model = try Model(topology: base.topology, weights: weights, gemm: backend)
+            for threads in [1, 2] {
+                let session = try InferenceSession(model: model, inputShapes: [input: x.shape], outputs: [output],
+                                                   fusion: true, threads: threads, minimumParallelFlops: 0)
+                let y = try XCTUnwrap(session.run([input: x])[output])
+                let err = maxAbsDifference(y, reference)
+                XCTAssertLessThan(err, 1e-4, "\(backend), \(threads) threads")
+                print("tiny model, \(backend) GEMM, \(threads) threads: max abs diff from reference \(err)")
+            }
+        }
+    }
+
     /// Layers inside fused chains, when asked for, come out exactly as unfused.
     func testIntermediateLayersInsideFusedChainsStayFetchable() throws {
         let (model, x) = try tinyModel()

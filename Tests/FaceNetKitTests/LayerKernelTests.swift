@@ -53,21 +53,22 @@ final class LayerKernelTests: XCTestCase {
         let k = randomTensor([3, 3, 4, 6], seed: 8)
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let g = Conv2DGeometry(config: config, batch: 3, height: 9, width: 11, channels: 4)
-        for rowsPerChunk in [1, 5, 7, g.rows - 1, g.rows] {
-            var out = [Float](repeating: .nan, count: g.rows * g.filters)
-            var scratch = [Float](repeating: .nan, count: rowsPerChunk * g.depth)
-            x.scalars.withUnsafeBufferPointer { xp in
-                k.scalars.withUnsafeBufferPointer { kp in
+        for backend in GEMMBackend.availableHere {
+            let kernel = GEMMWeights(rowMajor: k.scalars, depth: g.depth, columns: g.filters, backend: backend)
+            for rowsPerChunk in [1, 5, 7, g.rows - 1, g.rows] {
+                var out = [Float](repeating: .nan, count: g.rows * g.filters)
+                var scratch = [Float](repeating: .nan, count: rowsPerChunk * g.depth)
+                x.scalars.withUnsafeBufferPointer { xp in
                     out.withUnsafeMutableBufferPointer { op in
                         scratch.withUnsafeMutableBufferPointer { sp in
-                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kp.baseAddress!, output: op.baseAddress!, ldc: g.filters,
+                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kernel, output: op.baseAddress!, ldc: g.filters,
                                              scratch: sp.baseAddress!, rowsPerChunk: rowsPerChunk)
                         }
                     }
                 }
+                let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+                XCTAssertLessThan(err, 1e-5, "\(backend), rows per chunk \(rowsPerChunk)")
             }
-            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
-            XCTAssertLessThan(err, 1e-5, "rows per chunk \(rowsPerChunk)")
         }
     }
 
@@ -171,19 +172,19 @@ final class LayerKernelTests: XCTestCase {
 
 /// Winograd F(2×2, 3×3) against the direct reference.
 final class WinogradTests: XCTestCase {
+    /// Runs with the panel GEMM where this CPU has it (else OpenBLAS), or with `backend`.
     private func run(_ g: Conv2DGeometry, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
-                     epilogue: Epilogue = Epilogue(), prefill: Float = .nan) -> [Float] {
-        let u = Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters)
+                     epilogue: Epilogue = Epilogue(), prefill: Float = .nan, backend: GEMMBackend = .current) -> [Float] {
+        let u = GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters),
+                            depth: g.inChannels, columns: g.filters, count: 16, backend: backend)
         let stride = ldc ?? g.filters
         var out = [Float](repeating: prefill, count: g.rows * stride)
         var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, scratchLimit: scratchLimit))
         x.scalars.withUnsafeBufferPointer { xp in
-            u.withUnsafeBufferPointer { up in
-                out.withUnsafeMutableBufferPointer { op in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                        Conv2DWinograd.run(g, input: xp.baseAddress!, u: up.baseAddress!, output: op.baseAddress!, ldc: stride,
-                                           epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit)
-                    }
+            out.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    Conv2DWinograd.run(g, input: xp.baseAddress!, u: u, output: op.baseAddress!, ldc: stride,
+                                       epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit)
                 }
             }
         }
@@ -199,9 +200,11 @@ final class WinogradTests: XCTestCase {
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
             // One chunk, and chunks of a few tiles.
             for limit in [1 << 20, 16 * 3 * (4 + 5)] {
-                let out = run(g, x: x, k: k, scratchLimit: limit)
-                let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
-                XCTAssertLessThan(err, 1e-5, "\(h)x\(w) \(padding) limit \(limit)")
+                for backend in GEMMBackend.availableHere {
+                    let out = run(g, x: x, k: k, scratchLimit: limit, backend: backend)
+                    let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+                    XCTAssertLessThan(err, 1e-5, "\(h)x\(w) \(padding) limit \(limit) \(backend)")
+                }
             }
         }
     }

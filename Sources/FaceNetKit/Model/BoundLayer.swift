@@ -1,9 +1,9 @@
 /// A layer with its weights checked and repacked for its kernel, once, at load.
 enum BoundOp: Sendable {
     case input
-    /// Kernel HWIO = (K × filters) row-major, the GEMM's B matrix as Keras stores it;
+    /// Kernel HWIO = (K × filters), the GEMM's B matrix, stored for the GEMM backend;
     /// for 3×3 stride-1 convolutions also its Winograd transform (16 × inChannels × filters).
-    case conv2D(Conv2DConfig, kernel: [Float], bias: [Float]?, winograd: [Float]?)
+    case conv2D(Conv2DConfig, kernel: GEMMWeights, bias: [Float]?, winograd: GEMMWeights?)
     case batchNormalization(BatchNormFolded)
     case activation(ActivationFunction)
     case maxPooling2D(Pool2DConfig)
@@ -24,7 +24,7 @@ enum BoundOp: Sendable {
     case reshape
 
     /// Binds one layer to the weights loaded for it (already shape-checked by the reader).
-    init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String) throws {
+    init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String, gemm: GEMMBackend) throws {
         func tensor(_ name: String) throws -> Tensor {
             guard let t = weights[name] else {
                 throw FaceNetError.invalidWeights(path: source, layer: layer.name, reason: "weight '\(name)' was not loaded")
@@ -39,8 +39,11 @@ enum BoundOp: Sendable {
             let kernel = try weight("kernel")
             let inChannels = c.filters > 0 ? kernel.count / (c.kernel.height * c.kernel.width * c.filters) : 0
             let winograd = Conv2DWinograd.worthwhile(config: c, inChannels: inChannels)
-                ? Conv2DWinograd.transformKernel(kernel, inChannels: inChannels, filters: c.filters) : nil
-            self = .conv2D(c, kernel: kernel, bias: c.useBias ? try weight("bias") : nil, winograd: winograd)
+                ? GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels, filters: c.filters),
+                              depth: inChannels, columns: c.filters, count: 16, backend: gemm) : nil
+            self = .conv2D(c, kernel: GEMMWeights(rowMajor: kernel, depth: kernel.count / max(c.filters, 1), columns: c.filters,
+                                                  backend: gemm),
+                           bias: c.useBias ? try weight("bias") : nil, winograd: winograd)
         case .dense(let d):
             self = .dense(d, kernel: try weight("kernel"), bias: d.useBias ? try weight("bias") : nil)
         case .batchNormalization(let bn):

@@ -15,7 +15,7 @@ public final class InferenceSession {
     /// A planned step with its buffers resolved to pointers.
     private enum Step {
         /// `kernel` is the Winograd-transformed one when `winograd`.
-        case conv(kernel: [Float], winograd: Bool, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        case conv(kernel: GEMMWeights, winograd: Bool, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                   ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
         case dense(kernel: [Float], batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
@@ -247,19 +247,16 @@ public final class InferenceSession {
     private func execute(_ step: Step) {
         switch step {
         case .conv(let kernel, let winograd, let g, let input, let output, let ldc, let epilogue, let residual):
-            kernel.withUnsafeBufferPointer { k in
-                guard let k = k.baseAddress else { return }
-                if let team, 2 * g.rows * g.filters * g.depth >= minimumParallelFlops {
-                    convolveInParallel(team, g, input: input, kernel: k, winograd: winograd, output: output, ldc: ldc,
-                                       epilogue: epilogue, residual: residual)
-                    return
-                }
-                if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
-                    copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
-                }
-                Conv2DKernel.run(g, input: input, kernel: k, winograd: winograd, output: output, ldc: ldc,
-                                 epilogue: epilogue, scratch: scratches.first)
+            if let team, 2 * g.rows * g.filters * g.depth >= minimumParallelFlops {
+                convolveInParallel(team, g, input: input, kernel: kernel, winograd: winograd, output: output, ldc: ldc,
+                                   epilogue: epilogue, residual: residual)
+                return
             }
+            if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
+                copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
+            }
+            Conv2DKernel.run(g, input: input, kernel: kernel, winograd: winograd, output: output, ldc: ldc,
+                             epilogue: epilogue, scratch: scratches.first)
         case .dense(let kernel, let batch, let inFeatures, let units, let input, let output, let epilogue):
             kernel.withUnsafeBufferPointer { k in
                 guard let k = k.baseAddress else { return }
@@ -285,7 +282,7 @@ public final class InferenceSession {
         var phase: Phase
         let g: Conv2DGeometry
         let input: UnsafePointer<Float>
-        let kernel: UnsafePointer<Float>
+        let kernel: GEMMWeights
         let output: UnsafeMutablePointer<Float>
         let ldc: Int
         let epilogue: Epilogue
@@ -306,7 +303,7 @@ public final class InferenceSession {
                 Conv2DKernel.runRows(g, rows: WorkerTeam.share(of: g.rows, part: part, parts: parts), input: input, kernel: kernel,
                                      output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
             case .gemmColumns:
-                Conv2DKernel.runColumns(g, columns: WorkerTeam.share(of: g.filters, part: part, parts: parts), input: input,
+                Conv2DKernel.runColumns(g, columns: kernel.columnShare(part: part, parts: parts), input: input,
                                         kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
             case .winogradTiles:
                 guard let scratch else { return }
@@ -323,7 +320,7 @@ public final class InferenceSession {
     /// One convolution shared by the team: by output rows (im2col, pointwise) or tiles
     /// (Winograd), or by filters for a pointwise GEMM with few rows.
     private func convolveInParallel(_ team: WorkerTeam, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
-                                    kernel: UnsafePointer<Float>, winograd: Bool, output: UnsafeMutablePointer<Float>,
+                                    kernel: GEMMWeights, winograd: Bool, output: UnsafeMutablePointer<Float>,
                                     ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
         scratches.withUnsafeBufferPointer { scratchList in
             // Pointwise-only sessions have no scratch: a placeholder, never read (scratchCount 0).

@@ -13,12 +13,17 @@ public struct Model: Sendable {
 
     /// Binds a topology to weights already read and checked against it.
     public init(topology: ModelTopology, weights: LoadedWeights) throws {
+        try self.init(topology: topology, weights: weights, gemm: .current)
+    }
+
+    /// Binds with the conv weights stored for `gemm` (tests compare the backends).
+    init(topology: ModelTopology, weights: LoadedWeights, gemm: GEMMBackend) throws {
         let shapes = try topology.symbolicShapes()
         var ops: [BoundOp] = []
         ops.reserveCapacity(topology.layers.count)
         for layer in topology.layers {
             ops.append(try BoundOp(layer: layer, weights: weights.tensors[layer.name] ?? [:],
-                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: weights.path))
+                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: weights.path, gemm: gemm))
         }
         self.topology = topology
         self.ops = ops

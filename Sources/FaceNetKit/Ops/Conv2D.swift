@@ -60,9 +60,9 @@ enum Conv2DKernel {
         return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
     }
 
-    /// Runs the convolution. `kernel` is HWIO, i.e. a (K × filters) row-major matrix, or
+    /// Runs the convolution. `kernel` is the HWIO kernel as a (K × filters) GEMM operand, or
     /// with `winograd` its F(2×2, 3×3) transform.
-    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>, winograd: Bool = false,
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: GEMMWeights, winograd: Bool = false,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                     scratch: UnsafeMutablePointer<Float>?) {
         if winograd {
@@ -78,12 +78,12 @@ enum Conv2DKernel {
 
     /// The GEMM paths (pointwise or im2col) and the epilogue for output rows `rows` only, so
     /// threads can share a convolution by rows.
-    static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+    static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                         output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>?) {
         guard !rows.isEmpty else { return }
         if g.isPointwise {
-            sgemm(m: rows.count, n: g.filters, k: g.inChannels, a: input + rows.lowerBound * g.inChannels, b: kernel,
-                  c: output + rows.lowerBound * ldc, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+            kernel.multiply(m: rows.count, a: input + rows.lowerBound * g.inChannels, c: output + rows.lowerBound * ldc, ldc: ldc,
+                            alpha: epilogue.alpha, accumulate: epilogue.accumulate)
         } else if let scratch {
             Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
                              alpha: epilogue.alpha, accumulate: epilogue.accumulate, scratch: scratch,
@@ -94,23 +94,23 @@ enum Conv2DKernel {
 
     /// A pointwise convolution (or any GEMM) for filters `columns` only: how threads share
     /// one whose rows are too few to split.
-    static func runColumns(_ g: Conv2DGeometry, columns: Range<Int>, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+    static func runColumns(_ g: Conv2DGeometry, columns: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                            output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) {
         guard !columns.isEmpty else { return }
-        sgemm(m: g.rows, n: columns.count, k: g.inChannels, a: input, b: kernel + columns.lowerBound, ldb: g.filters,
-              c: output + columns.lowerBound, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+        kernel.multiply(m: g.rows, a: input, c: output, ldc: ldc, columns: columns, alpha: epilogue.alpha,
+                        accumulate: epilogue.accumulate)
         epilogue.apply(to: output + columns.lowerBound, rows: g.rows, columns: columns.count, ldc: ldc,
                        firstColumn: columns.lowerBound)
     }
 }
 
-/// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k), B (k × n, rows `ldb`
+/// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k, rows `lda` apart), B (k × n, rows `ldb`
 /// apart), C (m × n, rows `ldc` apart).
 @inline(__always)
-func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int? = nil,
+func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
            c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
     // Sessions load BLAS before planning (`BLAS.require()`), so this only skips when unusable.
     guard m > 0, n > 0, k > 0, let blas = try? BLAS.library.get() else { return }
     blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
-               alpha, a, blasint(k), b, blasint(ldb ?? n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
+               alpha, a, blasint(lda ?? k), b, blasint(ldb ?? n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
 }

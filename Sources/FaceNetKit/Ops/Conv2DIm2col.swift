@@ -2,7 +2,7 @@
 /// each row holds the taps in (kh, kw, cin) order, matching the HWIO kernel's row order,
 /// so the kernel is used as stored. Done in chunks of output rows to bound the scratch.
 enum Conv2DIm2col {
-    static func run(_ g: Conv2DGeometry, rows: Range<Int>? = nil, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+    static func run(_ g: Conv2DGeometry, rows: Range<Int>? = nil, input: UnsafePointer<Float>, kernel: GEMMWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, accumulate: Bool = false,
                     scratch: UnsafeMutablePointer<Float>, rowsPerChunk: Int) {
         let rows = rows ?? 0..<g.rows
@@ -10,8 +10,7 @@ enum Conv2DIm2col {
         while start < rows.upperBound {
             let count = min(rowsPerChunk, rows.upperBound - start)
             gatherPatches(g, input: input, firstRow: start, rowCount: count, into: scratch)
-            sgemm(m: count, n: g.filters, k: g.depth, a: scratch, b: kernel, c: output + start * ldc, ldc: ldc,
-                  alpha: alpha, accumulate: accumulate)
+            kernel.multiply(m: count, a: scratch, c: output + start * ldc, ldc: ldc, alpha: alpha, accumulate: accumulate)
             start += count
         }
     }

@@ -66,9 +66,10 @@ enum Conv2DWinograd {
         return u
     }
 
-    /// Runs the convolution with transformed weights `u`; output rows `ldc` floats apart.
+    /// Runs the convolution with transformed weights `u` (16 matrices of inChannels × filters);
+    /// output rows `ldc` floats apart.
     /// `scratch` holds `scratchCount` floats.
-    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, u: UnsafePointer<Float>,
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, u: GEMMWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                     scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
         multiply(g, tiles: 0..<tiles(g).total, input: input, u: u, output: output, ldc: ldc, epilogue: epilogue,
@@ -78,7 +79,7 @@ enum Conv2DWinograd {
 
     /// The transforms and GEMMs for the tiles in `tileRange` (alpha and accumulation
     /// applied, not the rest of the epilogue): threads share a convolution by tiles.
-    static func multiply(_ g: Conv2DGeometry, tiles tileRange: Range<Int>, input: UnsafePointer<Float>, u: UnsafePointer<Float>,
+    static func multiply(_ g: Conv2DGeometry, tiles tileRange: Range<Int>, input: UnsafePointer<Float>, u: GEMMWeights,
                          output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                          scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
         let (tileRows, tileColumns, _) = tiles(g)
@@ -144,7 +145,7 @@ enum Conv2DWinograd {
                     }
                 }
                 for xi in 0..<16 {
-                    sgemm(m: count, n: cout, k: cin, a: v + xi * count * cin, b: u + xi * cin * cout, c: m + xi * count * cout)
+                    u.multiply(matrix: xi, m: count, a: v + xi * count * cin, c: m + xi * count * cout, ldc: cout)
                 }
                 // Output transform, written to the 2×2 outputs that exist.
                 let plane = count * cout

@@ -1,0 +1,113 @@
+/// Single-precision GEMM on weights packed once into column panels, for x86-64 CPUs with
+/// AVX2 and FMA. This module is compiled for those instructions (`-target-cpu haswell`):
+/// call it only after checking the CPU (FaceNetKit's `GEMMBackend` does).
+///
+/// C (m × n, rows `ldc` apart) = alpha · A (m × k, rows `lda` apart) · B (k × n)
+/// (+ C when accumulating). B is packed as panels of `panelWidth` columns: panel p holds
+/// columns 16p ..< 16p + 16 as k rows of 16 floats (zero past column n), panels one after
+/// another. A is read in place: im2col patches and NHWC activations are already row-major.
+///
+/// The micro-kernel keeps a 6 × 16 block of C in twelve 8-lane registers and adds one
+/// rank-1 update per k: two panel loads, six broadcasts, twelve FMAs. k is taken in blocks
+/// of `depthBlock` so a panel's block (16 KB) stays in L1 while every row block reuses it.
+public enum PanelGEMM {
+    public static let panelWidth = 16
+    static let rowBlock = 6
+    static let depthBlock = 256
+
+    typealias Lanes = SIMD8<Float>
+
+    /// Computes the columns `columns` of C (`columns.lowerBound` a multiple of 16). `c` is
+    /// C's first column; `panels` the whole packed B.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                panels: UnsafePointer<Float>, columns: Range<Int>,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool) {
+        guard m > 0, k > 0, !columns.isEmpty else { return }
+        let firstPanel = columns.lowerBound / panelWidth
+        let endPanel = (min(columns.upperBound, n) + panelWidth - 1) / panelWidth
+        var k0 = 0
+        while k0 < k {
+            let depth = min(depthBlock, k - k0)
+            // Later depth blocks add onto what the first one wrote.
+            let add = accumulate || k0 > 0
+            for p in firstPanel..<endPanel {
+                let b = panels + (p * k + k0) * panelWidth
+                let width = min(panelWidth, n - p * panelWidth)
+                var row = 0
+                while row + rowBlock <= m {
+                    block(rows: 6, width: width, depth: depth, a: a + row * lda + k0, lda: lda, b: b,
+                          c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add)
+                    row += rowBlock
+                }
+                let ap = a + row * lda + k0, cp = c + row * ldc + p * panelWidth
+                switch m - row {
+                case 1: block(rows: 1, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                case 2: block(rows: 2, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                case 3: block(rows: 3, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                case 4: block(rows: 4, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                case 5: block(rows: 5, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                default: break
+                }
+            }
+            k0 += depth
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+    }
+
+    /// One block of `rows` ≤ 6 rows × one panel; `rows` is a literal at every call, so each
+    /// call site compiles to its own register-only loop.
+    @inline(__always)
+    static func block(rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool) {
+        var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
+        var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        var bp = b
+        for i in 0..<depth {
+            let b0 = load(bp), b1 = load(bp + 8)
+            bp += panelWidth
+            var s = Lanes(repeating: a0[i])
+            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            if rows > 1 { s = Lanes(repeating: a1[i]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
+            if rows > 2 { s = Lanes(repeating: a2[i]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
+            if rows > 3 { s = Lanes(repeating: a3[i]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
+            if rows > 4 { s = Lanes(repeating: a4[i]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
+            if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
+        }
+        let scale = Lanes(repeating: alpha)
+        write(c00 * scale, c01 * scale, to: c, width: width, add: add)
+        if rows > 1 { write(c10 * scale, c11 * scale, to: c + ldc, width: width, add: add) }
+        if rows > 2 { write(c20 * scale, c21 * scale, to: c + 2 * ldc, width: width, add: add) }
+        if rows > 3 { write(c30 * scale, c31 * scale, to: c + 3 * ldc, width: width, add: add) }
+        if rows > 4 { write(c40 * scale, c41 * scale, to: c + 4 * ldc, width: width, add: add) }
+        if rows > 5 { write(c50 * scale, c51 * scale, to: c + 5 * ldc, width: width, add: add) }
+    }
+
+    /// Stores one row of the block: 16 columns, or the first `width` of the last panel.
+    @inline(__always)
+    static func write(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool) {
+        if width == panelWidth {
+            if add {
+                store(load(p) + low, p)
+                store(load(p + 8) + high, p + 8)
+            } else {
+                store(low, p)
+                store(high, p + 8)
+            }
+            return
+        }
+        for j in 0..<width {
+            let value = j < 8 ? low[j] : high[j - 8]
+            p[j] = add ? p[j] + value : value
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import XCTest
+@testable import FaceNetKit
+
+/// The GEMM backends (the engine's panel kernel and OpenBLAS) against a naive triple loop.
+final class PanelGEMMTests: XCTestCase {
+    /// C = alpha·A·B (+ C) computed in Double, over `columns` only; other entries keep `c`.
+    private func naive(m: Int, n: Int, k: Int, a: [Float], lda: Int, b: [Float], c: [Float], ldc: Int,
+                       columns: Range<Int>, alpha: Float, accumulate: Bool) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in columns {
+                var sum = 0.0
+                for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[p * n + j]) }
+                out[i * ldc + j] = Float(Double(alpha) * sum + (accumulate ? Double(c[i * ldc + j]) : 0))
+            }
+        }
+        return out
+    }
+
+    func testBackendsMatchNaiveOnOddShapes() throws {
+        XCTAssertTrue(GEMMBackend.availableHere.contains(.openBLAS))
+        // Rows below, at and past the 6-row block; columns off the 16-wide panel; depth past
+        // the 256 block.
+        let shapes = [(1, 1, 1), (5, 16, 3), (6, 17, 40), (7, 33, 257), (13, 10, 600), (64, 96, 256), (9, 48, 520)]
+        var rng = SeededGenerator(seed: 42)
+        for backend in GEMMBackend.availableHere {
+            for (m, n, k) in shapes {
+                for (accumulate, alpha) in [(false, Float(1)), (true, Float(0.25))] {
+                    let lda = k + 3, ldc = n + 5
+                    let a = (0..<(m * lda)).map { _ in Float.random(in: -1...1, using: &rng) }
+                    let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+                    var c = (0..<(m * ldc)).map { _ in Float.random(in: -1...1, using: &rng) }
+                    let expected = naive(m: m, n: n, k: k, a: a, lda: lda, b: b, c: c, ldc: ldc, columns: 0..<n,
+                                         alpha: alpha, accumulate: accumulate)
+                    let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+                    XCTAssertEqual(weights.rowMajor(), b, "\(backend) \(m)x\(n)x\(k): stored weights read back")
+                    a.withUnsafeBufferPointer { ap in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            weights.multiply(m: m, a: ap.baseAddress!, lda: lda, c: cp.baseAddress!, ldc: ldc,
+                                             alpha: alpha, accumulate: accumulate)
+                        }
+                    }
+                    var err: Float = 0
+                    for i in 0..<m {
+                        for j in 0..<ldc { err = max(err, abs(c[i * ldc + j] - expected[i * ldc + j])) }
+                    }
+                    // Padding columns (n..<ldc) must be untouched: they are compared too.
+                    XCTAssertLessThan(err, 2e-5, "\(backend) m \(m) n \(n) k \(k) accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+
+    /// Threads sharing by columns: the shares cover every column once, panel-aligned for
+    /// the panel kernel, and computing them one by one gives the whole product.
+    func testColumnSharesCoverTheProduct() throws {
+        let (m, n, k) = (9, 70, 33)
+        var rng = SeededGenerator(seed: 7)
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let expected = naive(m: m, n: n, k: k, a: a, lda: k, b: b, c: [Float](repeating: 0, count: m * n), ldc: n,
+                             columns: 0..<n, alpha: 1, accumulate: false)
+        for backend in GEMMBackend.availableHere {
+            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+            for parts in [1, 2, 3, 8] {
+                var covered = [Int](repeating: 0, count: n)
+                var c = [Float](repeating: .nan, count: m * n)
+                for part in 0..<parts {
+                    let share = weights.columnShare(part: part, parts: parts)
+                    share.forEach { covered[$0] += 1 }
+                    if backend == .panels, !share.isEmpty { XCTAssertEqual(share.lowerBound % 16, 0) }
+                    a.withUnsafeBufferPointer { ap in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            weights.multiply(m: m, a: ap.baseAddress!, c: cp.baseAddress!, ldc: n, columns: share)
+                        }
+                    }
+                }
+                XCTAssertEqual(covered, [Int](repeating: 1, count: n), "\(backend) \(parts) parts")
+                XCTAssertLessThan(zip(c, expected).map { abs($0 - $1) }.max() ?? .nan, 2e-5, "\(backend) \(parts) parts")
+            }
+        }
+    }
+
+    /// Several matrices in one GEMMWeights (Winograd's 16): each is multiplied on its own.
+    func testMatricesAreKeptApart() throws {
+        let (m, n, k, count) = (7, 20, 11, 3)
+        var rng = SeededGenerator(seed: 9)
+        let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<(count * k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+        for backend in GEMMBackend.availableHere {
+            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, count: count, backend: backend)
+            for matrix in 0..<count {
+                let slice = Array(b[(matrix * k * n)..<((matrix + 1) * k * n)])
+                XCTAssertEqual(weights.rowMajor(matrix: matrix), slice)
+                let expected = naive(m: m, n: n, k: k, a: a, lda: k, b: slice, c: [Float](repeating: 0, count: m * n), ldc: n,
+                                     columns: 0..<n, alpha: 1, accumulate: false)
+                var c = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { ap in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        weights.multiply(matrix: matrix, m: m, a: ap.baseAddress!, c: cp.baseAddress!, ldc: n)
+                    }
+                }
+                XCTAssertLessThan(zip(c, expected).map { abs($0 - $1) }.max() ?? .nan, 2e-5, "\(backend) matrix \(matrix)")
+            }
+        }
+    }
+
+    func testBackendChoice() {
+        let avx2 = CPUFeatures(vendor: "AuthenticAMD", flags: ["avx", "avx2", "fma"])
+        let sse = CPUFeatures(vendor: "GenuineIntel", flags: ["sse2", "sse4_2"])
+        XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: sse), .openBLAS)
+        XCTAssertEqual(GEMMBackend.choose(environment: ["FACENET_GEMM": "openblas"], cpu: avx2), .openBLAS)
+        #if arch(x86_64)
+        XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: avx2), .panels)
+        #endif
+    }
+}
