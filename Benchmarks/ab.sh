@@ -3,13 +3,15 @@
 # started only when the CPU has been idle (≥ 95%) for a second — on a 2-core machine any
 # other work doubles the figures. Prints ms/image per run; compare within one invocation.
 #   Benchmarks/ab.sh BATCH ITERATIONS "FACENET_WINOGRAD=0" "FACENET_WINOGRAD=1" ...
+# An empty setting is written "X=" (env needs an assignment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 batch=$1; iterations=$2; shift 2
 weights=Weights/facenet512_casia.h5
 [ -f "$weights" ] || weights=../shared/models/facenet512_casia.h5
-swift build -c release --product facenet >/dev/null
-bin=$(swift build -c release --show-bin-path)/facenet
+scratch=${SCRATCH:-.build}   # SCRATCH=.build-x: another build directory
+swift build --scratch-path "$scratch" -c release --product facenet >/dev/null
+bin=$(swift build --scratch-path "$scratch" -c release --show-bin-path)/facenet
 idle() {
     local a b
     a=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 1

@@ -11,6 +11,23 @@
 /// rank-1 update per k: two panel loads, six broadcasts, twelve FMAs. k is taken in blocks
 /// of `depthBlock` so a panel's block (16 KB) stays in L1 while every row block reuses it.
 public enum PanelGEMM {
+    /// Per-column work done on each tile as it is stored, after the last depth block:
+    /// C = C · scale[j] + shift[j], then ReLU, then PReLU with `slopes[j]` (each optional).
+    /// Pointers are indexed by C's column.
+    public struct Epilogue {
+        public var scale: UnsafePointer<Float>?
+        public var shift: UnsafePointer<Float>?
+        public var relu: Bool
+        public var slopes: UnsafePointer<Float>?
+
+        public init(scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, slopes: UnsafePointer<Float>?) {
+            self.scale = scale
+            self.shift = shift
+            self.relu = relu
+            self.slopes = slopes
+        }
+    }
+
     public static let panelWidth = 16
     static let rowBlock = 6
     static let depthBlock = 256
@@ -21,31 +38,34 @@ public enum PanelGEMM {
     /// C's first column; `panels` the whole packed B.
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                 panels: UnsafePointer<Float>, columns: Range<Int>,
-                                c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool) {
+                                c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool,
+                                epilogue: Epilogue? = nil) {
         guard m > 0, k > 0, !columns.isEmpty else { return }
         let firstPanel = columns.lowerBound / panelWidth
         let endPanel = (min(columns.upperBound, n) + panelWidth - 1) / panelWidth
         var k0 = 0
         while k0 < k {
             let depth = min(depthBlock, k - k0)
-            // Later depth blocks add onto what the first one wrote.
+            // Later depth blocks add onto what the first one wrote; the last one finishes the tile.
             let add = accumulate || k0 > 0
+            let finish = k0 + depth == k ? epilogue : nil
             for p in firstPanel..<endPanel {
                 let b = panels + (p * k + k0) * panelWidth
                 let width = min(panelWidth, n - p * panelWidth)
+                let tail = TileTail(epilogue: finish, column: p * panelWidth, width: width)
                 var row = 0
                 while row + rowBlock <= m {
                     block(rows: 6, width: width, depth: depth, a: a + row * lda + k0, lda: lda, b: b,
-                          c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add)
+                          c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add, tail: tail)
                     row += rowBlock
                 }
                 let ap = a + row * lda + k0, cp = c + row * ldc + p * panelWidth
                 switch m - row {
-                case 1: block(rows: 1, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
-                case 2: block(rows: 2, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
-                case 3: block(rows: 3, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
-                case 4: block(rows: 4, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
-                case 5: block(rows: 5, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add)
+                case 1: block(rows: 1, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 2: block(rows: 2, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 3: block(rows: 3, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 4: block(rows: 4, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 5: block(rows: 5, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
                 default: break
                 }
             }
@@ -63,11 +83,57 @@ public enum PanelGEMM {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
     }
 
+    /// The epilogue's vectors for one panel's 16 columns, loaded once per panel.
+    struct TileTail {
+        var active = false
+        var relu = false
+        var scale = (Lanes(repeating: 1), Lanes(repeating: 1))
+        var shift = (Lanes(), Lanes())
+        var slopes: (Lanes, Lanes)?
+
+        /// `width`: the columns that exist in this panel (the vectors are not read past them).
+        @inline(__always)
+        init(epilogue: Epilogue?, column: Int, width: Int) {
+            guard let epilogue else { return }
+            active = true
+            relu = epilogue.relu
+            if let s = epilogue.scale { scale = pair(s + column, width: width, fill: 1) }
+            if let t = epilogue.shift { shift = pair(t + column, width: width, fill: 0) }
+            if let p = epilogue.slopes { slopes = pair(p + column, width: width, fill: 0) }
+        }
+
+        @inline(__always)
+        private func pair(_ p: UnsafePointer<Float>, width: Int, fill: Float) -> (Lanes, Lanes) {
+            if width == panelWidth { return (load(p), load(p + 8)) }
+            var low = Lanes(repeating: fill), high = Lanes(repeating: fill)
+            for j in 0..<width {
+                if j < 8 { low[j] = p[j] } else { high[j - 8] = p[j] }
+            }
+            return (low, high)
+        }
+
+        @inline(__always)
+        func finish(_ low: inout Lanes, _ high: inout Lanes) {
+            guard active else { return }
+            low = low * scale.0 + shift.0
+            high = high * scale.1 + shift.1
+            let zero = Lanes()
+            if relu {
+                low = pointwiseMax(low, zero)
+                high = pointwiseMax(high, zero)
+            }
+            if let slopes {
+                low = pointwiseMax(low, zero) + slopes.0 * pointwiseMin(low, zero)
+                high = pointwiseMax(high, zero) + slopes.1 * pointwiseMin(high, zero)
+            }
+        }
+    }
+
     /// One block of `rows` ≤ 6 rows × one panel; `rows` is a literal at every call, so each
     /// call site compiles to its own register-only loop.
     @inline(__always)
     static func block(rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool) {
+                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool, tail: TileTail) {
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
@@ -84,30 +150,34 @@ public enum PanelGEMM {
             if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
         }
         let scale = Lanes(repeating: alpha)
-        write(c00 * scale, c01 * scale, to: c, width: width, add: add)
-        if rows > 1 { write(c10 * scale, c11 * scale, to: c + ldc, width: width, add: add) }
-        if rows > 2 { write(c20 * scale, c21 * scale, to: c + 2 * ldc, width: width, add: add) }
-        if rows > 3 { write(c30 * scale, c31 * scale, to: c + 3 * ldc, width: width, add: add) }
-        if rows > 4 { write(c40 * scale, c41 * scale, to: c + 4 * ldc, width: width, add: add) }
-        if rows > 5 { write(c50 * scale, c51 * scale, to: c + 5 * ldc, width: width, add: add) }
+        write(c00 * scale, c01 * scale, to: c, width: width, add: add, tail: tail)
+        if rows > 1 { write(c10 * scale, c11 * scale, to: c + ldc, width: width, add: add, tail: tail) }
+        if rows > 2 { write(c20 * scale, c21 * scale, to: c + 2 * ldc, width: width, add: add, tail: tail) }
+        if rows > 3 { write(c30 * scale, c31 * scale, to: c + 3 * ldc, width: width, add: add, tail: tail) }
+        if rows > 4 { write(c40 * scale, c41 * scale, to: c + 4 * ldc, width: width, add: add, tail: tail) }
+        if rows > 5 { write(c50 * scale, c51 * scale, to: c + 5 * ldc, width: width, add: add, tail: tail) }
     }
 
     /// Stores one row of the block: 16 columns, or the first `width` of the last panel.
     @inline(__always)
-    static func write(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool) {
+    static func write(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool, tail: TileTail) {
+        var low = low, high = high
         if width == panelWidth {
             if add {
-                store(load(p) + low, p)
-                store(load(p + 8) + high, p + 8)
-            } else {
-                store(low, p)
-                store(high, p + 8)
+                low += load(p)
+                high += load(p + 8)
             }
+            tail.finish(&low, &high)
+            store(low, p)
+            store(high, p + 8)
             return
         }
-        for j in 0..<width {
-            let value = j < 8 ? low[j] : high[j - 8]
-            p[j] = add ? p[j] + value : value
+        if add {
+            for j in 0..<width {
+                if j < 8 { low[j] += p[j] } else { high[j - 8] += p[j] }
+            }
         }
+        tail.finish(&low, &high)
+        for j in 0..<width { p[j] = j < 8 ? low[j] : high[j - 8] }
     }
 }

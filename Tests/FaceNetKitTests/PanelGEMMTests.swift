@@ -105,6 +105,51 @@ final class PanelGEMMTests: XCTestCase {
         }
     }
 
+    /// An epilogue finished inside the GEMM equals the GEMM followed by the separate pass,
+    /// on full and partial panels, over a column share, with accumulation into C.
+    func testEpilogueInsideTheGEMMEqualsTheSeparatePass() throws {
+        let (m, n, k) = (8, 37, 300)
+        var rng = SeededGenerator(seed: 11)
+        func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let a = random(m * k), b = random(k * n), start = random(m * n)
+        let epilogues = [
+            Epilogue(alpha: 1, accumulate: false, scale: random(n), shift: random(n), activation: .relu),
+            Epilogue(alpha: 0.17, accumulate: true, scale: nil, shift: random(n), activation: .relu),
+            Epilogue(alpha: 1, accumulate: false, scale: nil, shift: random(n), activation: .linear, preluSlopes: random(n)),
+            Epilogue(alpha: 1, accumulate: false, scale: random(n), shift: nil, activation: .tanh),
+        ]
+        for backend in GEMMBackend.availableHere {
+            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+            for (index, epilogue) in epilogues.enumerated() {
+                for columns in [0..<n, 16..<n] {
+                    var expected = start, fused = start
+                    a.withUnsafeBufferPointer { ap in
+                        expected.withUnsafeMutableBufferPointer { cp in
+                            weights.multiply(m: m, a: ap.baseAddress!, c: cp.baseAddress!, ldc: n, columns: columns,
+                                             alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+                            epilogue.apply(to: cp.baseAddress! + columns.lowerBound, rows: m, columns: columns.count, ldc: n,
+                                           firstColumn: columns.lowerBound)
+                        }
+                        fused.withUnsafeMutableBufferPointer { cp in
+                            let done = weights.multiply(m: m, a: ap.baseAddress!, c: cp.baseAddress!, ldc: n, columns: columns,
+                                                        epilogue: epilogue)
+                            XCTAssertEqual(done, weights.finishes(epilogue))
+                            XCTAssertEqual(done, backend == .panels && index < 3, "\(backend) epilogue \(index)")
+                            if !done {
+                                epilogue.apply(to: cp.baseAddress! + columns.lowerBound, rows: m, columns: columns.count, ldc: n,
+                                               firstColumn: columns.lowerBound)
+                            }
+                        }
+                    }
+                    let err = zip(fused, expected).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(err, 1e-6, "\(backend) epilogue \(index) columns \(columns)")
+                    // Columns outside the share keep their values.
+                    for i in 0..<m { for j in 0..<columns.lowerBound { XCTAssertEqual(fused[i * n + j], start[i * n + j]) } }
+                }
+            }
+        }
+    }
+
     func testBackendChoice() {
         let avx2 = CPUFeatures(vendor: "AuthenticAMD", flags: ["avx", "avx2", "fma"])
         let sse = CPUFeatures(vendor: "GenuineIntel", flags: ["sse2", "sse4_2"])

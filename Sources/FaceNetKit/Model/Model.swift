@@ -11,25 +11,30 @@ public struct Model: Sendable {
     let ops: [BoundOp]
     let symbolicShapes: [String: SymbolicShape]
 
-    /// Binds a topology to weights already read and checked against it.
-    public init(topology: ModelTopology, weights: LoadedWeights) throws {
+    /// Binds a topology to weights already read and checked against it. Pass the weights
+    /// with `consume` when nothing else needs them: each layer's tensors are then freed as
+    /// soon as they are repacked, so the weights are never held twice.
+    public init(topology: ModelTopology, weights: consuming LoadedWeights) throws {
         try self.init(topology: topology, weights: weights, gemm: .current)
     }
 
     /// Binds with the conv weights stored for `gemm` (tests compare the backends).
-    init(topology: ModelTopology, weights: LoadedWeights, gemm: GEMMBackend) throws {
+    init(topology: ModelTopology, weights: consuming LoadedWeights, gemm: GEMMBackend) throws {
         let shapes = try topology.symbolicShapes()
+        let path = weights.path, layout = weights.layout
+        var tensors = weights.tensors
+        weights = LoadedWeights(path: path, layout: layout, tensors: [:])
         var ops: [BoundOp] = []
         ops.reserveCapacity(topology.layers.count)
         for layer in topology.layers {
-            ops.append(try BoundOp(layer: layer, weights: weights.tensors[layer.name] ?? [:],
-                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: weights.path, gemm: gemm))
+            ops.append(try BoundOp(layer: layer, weights: tensors.removeValue(forKey: layer.name) ?? [:],
+                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: path, gemm: gemm))
         }
         self.topology = topology
         self.ops = ops
         self.symbolicShapes = shapes
-        self.weightsSource = weights.path
-        self.weightsLayout = weights.layout
+        self.weightsSource = path
+        self.weightsLayout = layout
         self.parameterCount = try topology.weightSpecs().reduce(0) { total, layer in
             total + layer.weights.reduce(0) { $0 + $1.shape.reduce(1, *) }
         }
@@ -52,7 +57,7 @@ public struct Model: Sendable {
             topology = try KerasJSONReader.parse(Data(json.utf8), source: "\(weightsPath) (model_config)")
         }
         let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs(), isolation: isolation)
-        return try Model(topology: topology, weights: weights)
+        return try Model(topology: topology, weights: consume weights)
     }
 
     /// Per-sample output shape of a layer (`nil` where it depends on the input size).

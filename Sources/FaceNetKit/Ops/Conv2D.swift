@@ -81,15 +81,16 @@ enum Conv2DKernel {
     static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                         output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>?) {
         guard !rows.isEmpty else { return }
+        var finished = false
         if g.isPointwise {
-            kernel.multiply(m: rows.count, a: input + rows.lowerBound * g.inChannels, c: output + rows.lowerBound * ldc, ldc: ldc,
-                            alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+            finished = kernel.multiply(m: rows.count, a: input + rows.lowerBound * g.inChannels, c: output + rows.lowerBound * ldc,
+                                       ldc: ldc, epilogue: epilogue)
         } else if let scratch {
-            Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
-                             alpha: epilogue.alpha, accumulate: epilogue.accumulate, scratch: scratch,
-                             rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
+            finished = Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
+                                        epilogue: epilogue, scratch: scratch,
+                                        rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
         }
-        epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc)
+        if !finished { epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc) }
     }
 
     /// A pointwise convolution (or any GEMM) for filters `columns` only: how threads share
@@ -97,8 +98,7 @@ enum Conv2DKernel {
     static func runColumns(_ g: Conv2DGeometry, columns: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                            output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) {
         guard !columns.isEmpty else { return }
-        kernel.multiply(m: g.rows, a: input, c: output, ldc: ldc, columns: columns, alpha: epilogue.alpha,
-                        accumulate: epilogue.accumulate)
+        if kernel.multiply(m: g.rows, a: input, c: output, ldc: ldc, columns: columns, epilogue: epilogue) { return }
         epilogue.apply(to: output + columns.lowerBound, rows: g.rows, columns: columns.count, ldc: ldc,
                        firstColumn: columns.lowerBound)
     }

@@ -2,17 +2,21 @@
 /// each row holds the taps in (kh, kw, cin) order, matching the HWIO kernel's row order,
 /// so the kernel is used as stored. Done in chunks of output rows to bound the scratch.
 enum Conv2DIm2col {
+    /// Returns whether the GEMM also applied the rest of `epilogue` (see `GEMMWeights.finishes`).
+    @discardableResult
     static func run(_ g: Conv2DGeometry, rows: Range<Int>? = nil, input: UnsafePointer<Float>, kernel: GEMMWeights,
-                    output: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, accumulate: Bool = false,
-                    scratch: UnsafeMutablePointer<Float>, rowsPerChunk: Int) {
+                    output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue = Epilogue(),
+                    scratch: UnsafeMutablePointer<Float>, rowsPerChunk: Int) -> Bool {
         let rows = rows ?? 0..<g.rows
         var start = rows.lowerBound
+        var finished = kernel.finishes(epilogue)
         while start < rows.upperBound {
             let count = min(rowsPerChunk, rows.upperBound - start)
             gatherPatches(g, input: input, firstRow: start, rowCount: count, into: scratch)
-            kernel.multiply(m: count, a: scratch, c: output + start * ldc, ldc: ldc, alpha: alpha, accumulate: accumulate)
+            finished = kernel.multiply(m: count, a: scratch, c: output + start * ldc, ldc: ldc, epilogue: epilogue) && finished
             start += count
         }
+        return finished
     }
 
     /// Writes `rowCount` patch rows, starting at output pixel `firstRow`, into `patches`.

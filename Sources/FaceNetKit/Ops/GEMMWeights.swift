@@ -132,19 +132,48 @@ struct GEMMWeights: Sendable {
     /// rows `lda` apart) · B[matrix][:, columns] (+ C when `accumulate`). Allocates nothing.
     func multiply(matrix: Int = 0, m: Int, a: UnsafePointer<Float>, lda: Int? = nil, c: UnsafeMutablePointer<Float>, ldc: Int,
                   columns range: Range<Int>? = nil, alpha: Float = 1, accumulate: Bool = false) {
+        _ = multiply(matrix: matrix, m: m, a: a, lda: lda, c: c, ldc: ldc, columns: range,
+                     epilogue: Epilogue(alpha: alpha, accumulate: accumulate), finishing: false)
+    }
+
+    /// Whether the panel kernel applies this epilogue's per-column part (scale, shift,
+    /// ReLU, PReLU) as it stores each tile; other activations need the separate pass.
+    func finishes(_ epilogue: Epilogue) -> Bool {
+        backend == .panels && (epilogue.activation == .linear || epilogue.activation == .relu)
+    }
+
+    /// Multiplies with `epilogue`'s alpha and accumulation; when `finishing` and
+    /// `finishes(epilogue)`, also applies the rest of it to each tile and returns true
+    /// (else the caller still has to run `epilogue.apply`).
+    func multiply(matrix: Int = 0, m: Int, a: UnsafePointer<Float>, lda: Int? = nil, c: UnsafeMutablePointer<Float>, ldc: Int,
+                  columns range: Range<Int>? = nil, epilogue: Epilogue, finishing: Bool = true) -> Bool {
         let range = range ?? 0..<columns
-        guard m > 0, !range.isEmpty else { return }
-        values.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
+        guard m > 0, !range.isEmpty else { return true }
+        return values.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return false }
             let b = base + matrix * matrixStride
             switch backend {
             case .openBLAS:
                 sgemm(m: m, n: range.count, k: depth, a: a, lda: lda, b: b + range.lowerBound, ldb: columns,
-                      c: c + range.lowerBound, ldc: ldc, alpha: alpha, accumulate: accumulate)
+                      c: c + range.lowerBound, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
+                return false
             case .panels:
                 #if canImport(FaceNetAVX2)
-                PanelGEMM.multiply(m: m, n: columns, k: depth, a: a, lda: lda ?? depth, panels: b, columns: range,
-                                   c: c, ldc: ldc, alpha: alpha, accumulate: accumulate)
+                let finish = finishing && finishes(epilogue)
+                return withOptionalPointer(finish ? epilogue.scale : nil) { scale in
+                    withOptionalPointer(finish ? epilogue.shift : nil) { shift in
+                        withOptionalPointer(finish ? epilogue.preluSlopes : nil) { slopes in
+                            let tail = finish ? PanelGEMM.Epilogue(scale: scale, shift: shift, relu: epilogue.activation == .relu,
+                                                                   slopes: slopes) : nil
+                            PanelGEMM.multiply(m: m, n: columns, k: depth, a: a, lda: lda ?? depth, panels: b, columns: range,
+                                               c: c, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate,
+                                               epilogue: tail)
+                            return finish
+                        }
+                    }
+                }
+                #else
+                return false
                 #endif
             }
         }
