@@ -484,13 +484,6 @@ final class GraphImportTests: XCTestCase {
         while let field = try reader.next() { fields.append(field) }
         return fields
     }
-
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("GraphImportTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
 }
 
 private func varint(_ value: UInt64) -> [UInt8] {
