@@ -47,7 +47,7 @@ public enum WeightsCheck: Sendable, Equatable {
         case .unknown(let structure):
             return "weights not in the manifest of known weights (structure fingerprint \(structure.prefix(16))…): unverified"
         case .verified(let known, let cached):
-            return "weights verified: \(known.name) (tensor digest \(known.tensorDigest.prefix(16))…\(cached ? ", from the cache" : ""))"
+            return "weights verified: \(known.name); tensor digest \(known.tensorDigest.prefix(16))…\(cached ? " (from the cache)" : "")"
         case .mismatch(let known, let found, _):
             return "weights MISMATCH: the layers and shapes of \(known.name), but other values (tensor digest \(found), "
                 + "expected \(known.tensorDigest)): a damaged or modified copy, or other weights of the same architecture"
