@@ -72,7 +72,7 @@ public struct WeightsDigestCache: Sendable, Equatable {
                                                     attributes: [.posixPermissions: 0o700])
             let data = try JSONEncoder().encode(entries)
             // Written beside the cache and renamed over it: readers see the old or the new file.
-            let temporary = filePath + ".\(ProcessInfo.processInfo.processIdentifier).tmp"
+            let temporary = filePath + ".\(UUID().uuidString).tmp"
             guard FileManager.default.createFile(atPath: temporary, contents: data) else { return false }
             guard rename(temporary, filePath) == 0 else {
                 try? FileManager.default.removeItem(atPath: temporary)
