@@ -41,9 +41,11 @@ let package = Package(
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // SHA-256 blocks with the x86 SHA instructions (for weights digests).
+        .target(name: "CSHA256"),
         .target(
             name: "FaceNetKit",
-            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs"] + avx2Dependencies,
+            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs", "CSHA256"] + avx2Dependencies,
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),

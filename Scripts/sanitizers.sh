@@ -10,6 +10,12 @@ which=${1:-both}
 [ $# -gt 0 ] && shift
 export FACENET_STRESS_ROUNDS=${FACENET_STRESS_ROUNDS:-20}
 bash Scripts/install-deps.sh
+# Digests of known weights that the tests compute go to a throwaway cache, not ~/.cache/facenet.
+if [[ -z "${FACENET_CACHE_DIR:-}" ]]; then
+    FACENET_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/facenet-test-cache.XXXXXX")
+    export FACENET_CACHE_DIR
+    trap 'rm -rf "$FACENET_CACHE_DIR"' EXIT
+fi
 status=0
 for sanitizer in address thread; do
     [ "$which" = both ] || [ "$which" = "$sanitizer" ] || continue

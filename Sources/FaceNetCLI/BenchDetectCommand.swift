@@ -22,13 +22,17 @@ struct BenchDetectCommand: ParsableCommand {
     @Flag(help: "End with one JSON object per photo.")
     var json = false
 
+    @OptionGroup var check: WeightsCheckOptions
+
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
     }
 
     func run() throws {
-        let detector = try MTCNN(directory: mtcnn)
-        let facenet: FaceNet? = try? FaceNet(preset: model, extraction: FaceExtraction(detector: detector))
+        let detector = try MTCNN(directory: mtcnn, verification: check.verification)
+        let facenet: FaceNet? = try? FaceNet(preset: model, extraction: FaceExtraction(detector: detector),
+                                             verification: check.verification)
+        check.warnAboutMismatches(detector.models + (facenet.map { [$0.model] } ?? []))
         if facenet == nil { printError("no \(model.rawValue) weights: end-to-end time skipped") }
         print(GEMMBackend.current.note)
         print("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")

@@ -28,6 +28,8 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "P-, R- and O-Net face thresholds, comma-separated.")
     var thresholds: String = "0.6,0.7,0.8"
 
+    @OptionGroup var check: WeightsCheckOptions
+
     func validate() throws {
         guard minFaceSize >= 1 else { throw ValidationError("--min-face-size must be at least 1") }
         guard scaleFactor > 0.1, scaleFactor < 1 else { throw ValidationError("--scale-factor must be in (0.1, 1)") }
@@ -48,7 +50,8 @@ struct DetectCommand: ParsableCommand {
         options.scaleFactor = scaleFactor
         let t = try parsedThresholds()
         (options.pnetThreshold, options.rnetThreshold, options.onetThreshold) = (t[0], t[1], t[2])
-        let detector = try MTCNN(directory: mtcnn, options: options)
+        let detector = try MTCNN(directory: mtcnn, options: options, verification: check.verification)
+        check.warnAboutMismatches(detector.models)
         let files = expandImagePaths(images)
         guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }
         if let draw { try FileManager.default.createDirectory(atPath: draw, withIntermediateDirectories: true) }

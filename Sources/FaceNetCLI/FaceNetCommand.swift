@@ -26,6 +26,8 @@ struct ModelFiles: ParsableArguments {
     @Flag(help: "Read the weights file in a child process (untrusted files: a crash inside libhdf5 becomes an error).")
     var isolateWeights = false
 
+    @OptionGroup var check: WeightsCheckOptions
+
     /// How the weights file is opened (`--isolate-weights`).
     var isolation: WeightsIsolation { isolateWeights ? .childProcess(.currentExecutable()) : .inProcess }
 
@@ -34,12 +36,19 @@ struct ModelFiles: ParsableArguments {
         if model != nil, topology != nil { throw ValidationError("--topology goes with --weights, not --model") }
     }
 
+    /// Loads the model; a weights mismatch under `--verify-weights warn` is a warning on stderr.
     func load() throws -> Model {
+        let loaded: Model
         if let model {
             let files = try model.locateFiles()
-            return try Model.load(weightsPath: files.weights, topologyPath: files.topology, isolation: isolation)
+            loaded = try Model.load(weightsPath: files.weights, topologyPath: files.topology, isolation: isolation,
+                                    verification: check.verification)
+        } else {
+            loaded = try Model.load(weightsPath: weights ?? "", topologyPath: topology, isolation: isolation,
+                                    verification: check.verification)
         }
-        return try Model.load(weightsPath: weights ?? "", topologyPath: topology, isolation: isolation)
+        check.warnAboutMismatches([loaded])
+        return loaded
     }
 }
 

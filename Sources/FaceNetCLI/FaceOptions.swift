@@ -64,6 +64,8 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
+    @OptionGroup var check: WeightsCheckOptions
+
     func validate() throws {
         if model != nil, weights != nil { throw ValidationError("give --model or --weights, not both") }
         if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
@@ -77,7 +79,7 @@ struct FaceOptions: ParsableArguments {
     func extraction() throws -> FaceExtraction {
         switch detector {
         case .skip: return .skip
-        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face)
+        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face, verification: check.verification)
         }
     }
 
@@ -88,13 +90,15 @@ struct FaceOptions: ParsableArguments {
             options = PreprocessOptions()
             apply(to: &options)
             facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet,
-                                  extraction: extraction())
+                                  extraction: extraction(), verification: check.verification)
         } else {
             let preset = model ?? .facenet512Casia
             options = preset.preprocessing
             apply(to: &options)
-            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction())
+            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction(),
+                                  verification: check.verification)
         }
+        check.warnAboutMismatches([facenet.model] + (facenet.extraction.detector?.models ?? []))
         return facenet
     }
 

@@ -19,11 +19,16 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print only the totals.")
     var summary = false
 
+    @Flag(help: "Also print the weights' structure fingerprint and tensor digest (hashes every tensor).")
+    var digest = false
+
+    @OptionGroup var check: WeightsCheckOptions
+
     func run() throws {
         let topology: ModelTopology
         var model: Model?
         if let weights {
-            let m = try Model.load(weightsPath: weights, topologyPath: self.topology)
+            let m = try Model.load(weightsPath: weights, topologyPath: self.topology, verification: check.verification)
             model = m
             topology = m.topology
         } else if let path = self.topology {
@@ -43,6 +48,12 @@ struct InspectCommand: ParsableCommand {
         print("FLOPs per sample: \(info.flops) (\(String(format: "%.3f", Double(info.flops) / 1e9)) GFLOP, 2 per multiply-add, Conv2D and Dense)")
         if let model {
             print("weights: \(model.weightsSource) (\(model.weightsLayout.rawValue)), all \(model.parameterCount) checked against the topology")
+            print(model.weightsCheck.summary)
+        }
+        if digest, let weights {
+            let tensors = try KerasWeightsReader.load(path: weights, specs: try topology.weightSpecs()).tensors
+            print("structure fingerprint: \(WeightsDigest.structure(of: tensors))")
+            print("tensor digest: \(WeightsDigest.digest(of: tensors))")
         }
     }
 }

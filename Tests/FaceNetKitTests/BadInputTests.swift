@@ -146,4 +146,25 @@ final class BadInputTests: XCTestCase {
             XCTAssertTrue(String(describing: $0).contains("7 bytes"))
         }
     }
+
+    func testTopologyJSONOverTheSizeLimitIsRefusedBeforeParsing() throws {
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: topologyPath)[.size] as? NSNumber).intValue
+        XCTAssertThrowsError(try KerasJSONReader.read(path: topologyPath, maxFileBytes: size - 1)) { error in
+            XCTAssertEqual(error as? FaceNetError, .invalidTopology(
+                path: topologyPath, layer: nil,
+                reason: "the file is \(size) bytes, over the limit of \(size - 1) bytes for a topology JSON (maxFileBytes)"))
+        }
+        XCTAssertEqual(try KerasJSONReader.read(path: topologyPath, maxFileBytes: size).layers.count,
+                       try KerasJSONReader.read(path: topologyPath).layers.count)
+        XCTAssertEqual(KerasJSONReader.defaultMaxFileBytes, 64 << 20)
+        // A device that reports size 0 and never ends: read only to one byte past the limit.
+        XCTAssertThrowsError(try KerasJSONReader.read(path: "/dev/zero", maxFileBytes: 1000)) { error in
+            XCTAssertEqual(error as? FaceNetError, .invalidTopology(
+                path: "/dev/zero", layer: nil,
+                reason: "the file has more than 1000 bytes, over the limit of 1000 bytes for a topology JSON (maxFileBytes)"))
+        }
+        XCTAssertThrowsError(try KerasJSONReader.read(path: Paths.fixtures.path)) { error in
+            guard case .unreadableFile(Paths.fixtures.path, _)? = error as? FaceNetError else { return XCTFail("\(error)") }
+        }
+    }
 }

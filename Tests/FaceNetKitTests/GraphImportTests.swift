@@ -119,6 +119,24 @@ final class GraphImportTests: XCTestCase {
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// On a CPU with the SHA instructions, both paths must give the same digests for every
+    /// length around the block and padding boundaries (the known vectors above run the default path).
+    func testSHA256HardwareAndPortableRoundsAgree() throws {
+        try XCTSkipUnless(SHA256.hardwareAvailable, "this CPU has no SHA instructions: only the portable rounds run")
+        var generator = SeededGenerator(seed: 42)
+        let data = (0..<100_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for count in [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 1000, 4096, 65_536, 100_000] {
+            var portable = SHA256(hardware: false), fast = SHA256(hardware: true)
+            XCTAssertFalse(portable.usesHardware)
+            XCTAssertTrue(fast.usesHardware)
+            data[..<count].withUnsafeBytes { bytes in
+                portable.update(bytes)
+                fast.update(bytes)
+            }
+            XCTAssertEqual(SHA256.hexString(fast.finalize()), SHA256.hexString(portable.finalize()), "\(count) bytes")
+        }
+    }
+
     func testWeightsDigestIsCanonical() throws {
         let tensors: [String: [String: Tensor]] = [
             "Dense": ["kernel": try Tensor(shape: [], scalars: [3.25])],
@@ -483,13 +501,6 @@ final class GraphImportTests: XCTestCase {
         var fields: [ProtobufField] = []
         while let field = try reader.next() { fields.append(field) }
         return fields
-    }
-
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("GraphImportTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
     }
 }
 

@@ -46,6 +46,16 @@ enum Paths {
     }
 }
 
+extension XCTestCase {
+    /// A new empty directory, removed when the test ends.
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(type(of: self))-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+}
+
 /// A single-input model built in memory: `layers` after an input layer named "input".
 func makeModel(inputShape: [Int?], layers: [LayerNode], weights: [String: [String: Tensor]]) throws
     -> (Model, ModelTopology, LoadedWeights) {

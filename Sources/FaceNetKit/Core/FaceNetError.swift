@@ -15,6 +15,9 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
     case unexpectedWeights(path: String, layers: [String])
     /// A weight is present but with another shape than the topology implies.
     case weightShapeMismatch(path: String, layer: String, weight: String, expected: [Int], found: [Int])
+    /// The weights have the layers and shapes of known weights (`known`, see `KnownWeights`)
+    /// but other values: their tensor digest is `found`, not `expected`.
+    case weightsMismatch(path: String, known: String, expected: String, found: String)
     /// An input tensor does not fit the model's input layer.
     case inputShapeMismatch(layer: String, expected: String, found: [Int])
     /// An input is smaller than the model's valid convolutions and poolings allow (`found`:
@@ -52,6 +55,10 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
             return "\(path): the file has weights for layers the topology does not use: \(layers.joined(separator: ", "))"
         case .weightShapeMismatch(let path, let layer, let weight, let expected, let found):
             return "\(path): layer '\(layer)' weight '\(weight)': expected shape \(expected), found \(found)"
+        case .weightsMismatch(let path, let known, let expected, let found):
+            return "\(path): the weights have the layers and shapes of \(known) but other values: tensor digest \(found), "
+                + "expected \(expected) (a damaged or modified copy, or other weights of the same architecture); "
+                + "refused because verification is required"
         case .inputShapeMismatch(let layer, let expected, let found):
             return "input '\(layer)': expected shape \(expected), found \(found)"
         case .inputTooSmall(let input, let found, let minimum, let reason):

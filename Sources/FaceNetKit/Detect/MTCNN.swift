@@ -99,15 +99,19 @@ public final class MTCNN: Sendable {
 
     /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or from the first
     /// `mtcnn/` folder among the preset search directories (FACENET_WEIGHTS_DIR,
-    /// ~/.facenet/weights, the package's Weights/).
-    public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions()) throws {
+    /// ~/.facenet/weights, the package's Weights/). `verification`: as for `Model.load`.
+    public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions(),
+                            verification: WeightsVerification = .warn) throws {
         let dir = try directory ?? Self.locateDirectory()
         func load(_ net: String) throws -> Model {
             let base = (dir as NSString).appendingPathComponent(net)
-            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json")
+            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification)
         }
         try self.init(pnet: load("pnet"), rnet: load("rnet"), onet: load("onet"), options: options)
     }
+
+    /// P-, R- and O-Net, e.g. for their `weightsCheck`.
+    public var models: [Model] { [pnet.model, rnet.model, onet.model] }
 
     public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         let candidates = Preset.searchDirectories(environment: environment).map { ($0 as NSString).appendingPathComponent("mtcnn") }

@@ -22,8 +22,10 @@ public struct FaceExtraction: Sendable {
 
     /// MTCNN from the default weights location (`Weights/mtcnn`, see `MTCNN.locateDirectory`).
     public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0,
-                             options: MTCNNOptions = MTCNNOptions()) throws -> FaceExtraction {
-        FaceExtraction(detector: try MTCNN(options: options), alignment: alignment, margin: margin, faceIndex: faceIndex)
+                             options: MTCNNOptions = MTCNNOptions(),
+                             verification: WeightsVerification = .warn) throws -> FaceExtraction {
+        FaceExtraction(detector: try MTCNN(options: options, verification: verification),
+                       alignment: alignment, margin: margin, faceIndex: faceIndex)
     }
 
     /// The image to embed: the chosen face's crop (the largest by default), or the image

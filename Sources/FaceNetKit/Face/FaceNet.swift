@@ -49,18 +49,22 @@ public final class FaceNet: Sendable {
 
     /// Loads a preset (files from `Preset.searchDirectories()`), optionally overriding its
     /// preprocessing. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
-    public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil, extraction: FaceExtraction? = nil) throws {
+    /// `verification` (as for `Model.load`) applies to every weights file loaded here.
+    public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil, extraction: FaceExtraction? = nil,
+                            verification: WeightsVerification = .warn) throws {
         let files = try preset.locateFiles()
-        try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology),
+        try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology, verification: verification),
                       preprocessing: preprocessing ?? preset.preprocessing, weightSet: preset.weightSet,
-                      extraction: extraction ?? FaceExtraction.mtcnn())
+                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
     }
 
     /// Loads a model from files. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
     public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions = .init(),
-                            weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil) throws {
-        try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath),
-                      preprocessing: preprocessing, weightSet: weightSet, extraction: extraction ?? FaceExtraction.mtcnn())
+                            weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil,
+                            verification: WeightsVerification = .warn) throws {
+        try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath, verification: verification),
+                      preprocessing: preprocessing, weightSet: weightSet,
+                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
     }
 
     // MARK: Embedding

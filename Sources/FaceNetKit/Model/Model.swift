@@ -8,6 +8,8 @@ public struct Model: Sendable {
     /// Where the weights came from, and in which layout.
     public let weightsSource: String
     public let weightsLayout: KerasWeightsLayout
+    /// What the check against the manifest of known weights found (`Model.load` only).
+    public private(set) var weightsCheck: WeightsCheck = .notChecked
     let ops: [BoundOp]
     let symbolicShapes: [String: SymbolicShape]
 
@@ -43,9 +45,12 @@ public struct Model: Sendable {
     /// Loads a model from a weights file and an optional topology JSON. Without a topology,
     /// the weights file must be a Keras-2 full-model file, whose `model_config` holds it.
     /// `isolation: .childProcess` reads an untrusted weights file in a helper process (see
-    /// `WeightsIsolation`).
+    /// `WeightsIsolation`). `verification` recognises known weights by their layers and
+    /// shapes and checks their tensor digest (see `WeightsVerification`, `weightsCheck`).
     public static func load(weightsPath: String, topologyPath: String? = nil,
-                            isolation: WeightsIsolation = .inProcess) throws -> Model {
+                            isolation: WeightsIsolation = .inProcess,
+                            verification: WeightsVerification = .warn) throws -> Model {
+        let before = verification.policy == .off ? nil : FileIdentity(path: weightsPath)
         let topology: ModelTopology
         if let topologyPath {
             topology = try KerasJSONReader.read(path: topologyPath)
@@ -57,7 +62,10 @@ public struct Model: Sendable {
             topology = try KerasJSONReader.parse(Data(json.utf8), source: "\(weightsPath) (model_config)")
         }
         let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs(), isolation: isolation)
-        return try Model(topology: topology, weights: consume weights)
+        let check = try WeightsChecker.check(weights, before: before, verification: verification)
+        var model = try Model(topology: topology, weights: consume weights)
+        model.weightsCheck = check
+        return model
     }
 
     /// Per-sample output shape of a layer (`nil` where it depends on the input size).

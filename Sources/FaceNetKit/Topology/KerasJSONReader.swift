@@ -4,15 +4,32 @@ import Foundation
 /// `ModelTopology`. Every layer's config is checked; anything the engine cannot run
 /// exactly is refused with an error naming the layer.
 public enum KerasJSONReader {
-    /// Reads the topology from a JSON file.
-    public static func read(path: String) throws -> ModelTopology {
+    /// The default largest topology file read (real ones are ≤ 0.5 MB).
+    public static let defaultMaxFileBytes = 64 << 20
+
+    /// Reads the topology from a JSON file of at most `maxFileBytes`: the size is checked
+    /// before reading, and no more than one byte past the limit is ever read (a FIFO or a
+    /// device reports size 0).
+    public static func read(path: String, maxFileBytes: Int = defaultMaxFileBytes) throws -> ModelTopology {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+            guard size <= maxFileBytes else { throw tooLarge(path, "is \(size) bytes", limit: maxFileBytes) }
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: maxFileBytes + 1) ?? Data()
+        } catch let error as FaceNetError {
+            throw error
         } catch {
             throw FaceNetError.unreadableFile(path: path, reason: error.localizedDescription)
         }
+        guard data.count <= maxFileBytes else { throw tooLarge(path, "has more than \(maxFileBytes) bytes", limit: maxFileBytes) }
         return try parse(data, source: path)
+    }
+
+    private static func tooLarge(_ path: String, _ size: String, limit: Int) -> FaceNetError {
+        .invalidTopology(path: path, layer: nil,
+                         reason: "the file \(size), over the limit of \(limit) bytes for a topology JSON (maxFileBytes)")
     }
 
     /// Parses topology JSON text; `source` names it in errors.
