@@ -55,17 +55,17 @@ public enum PanelGEMM {
                 let tail = TileTail(epilogue: finish, column: p * panelWidth, width: width)
                 var row = 0
                 while row + rowBlock <= m {
-                    block(rows: 6, width: width, depth: depth, a: a + row * lda + k0, lda: lda, b: b,
+                    block(Rows6.self, width: width, depth: depth, a: a + row * lda + k0, lda: lda, b: b,
                           c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add, tail: tail)
                     row += rowBlock
                 }
                 let ap = a + row * lda + k0, cp = c + row * ldc + p * panelWidth
                 switch m - row {
-                case 1: block(rows: 1, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 2: block(rows: 2, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 3: block(rows: 3, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 4: block(rows: 4, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 5: block(rows: 5, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 1: block(Rows1.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 2: block(Rows2.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 3: block(Rows3.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 4: block(Rows4.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 5: block(Rows5.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
                 default: break
                 }
             }
@@ -117,23 +117,22 @@ public enum PanelGEMM {
             guard active else { return }
             low = low * scale.0 + shift.0
             high = high * scale.1 + shift.1
-            let zero = Lanes()
             if relu {
-                low = pointwiseMax(low, zero)
-                high = pointwiseMax(high, zero)
+                low = low.replacing(with: 0, where: low .< 0)
+                high = high.replacing(with: 0, where: high .< 0)
             }
             if let slopes {
-                low = pointwiseMax(low, zero) + slopes.0 * pointwiseMin(low, zero)
-                high = pointwiseMax(high, zero) + slopes.1 * pointwiseMin(high, zero)
+                low = low.replacing(with: low * slopes.0, where: low .< 0)
+                high = high.replacing(with: high * slopes.1, where: high .< 0)
             }
         }
     }
 
-    /// One block of `rows` ≤ 6 rows × one panel; `rows` is a literal at every call, so each
-    /// call site compiles to its own register-only loop.
-    @inline(__always)
-    static func block(rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool, tail: TileTail) {
+    /// One block of `R.count` ≤ 6 rows × one panel. The row count is a type, so each count
+    /// is its own specialisation: a register-only loop with no per-row test inside.
+    static func block<R: RowCount>(_: R.Type, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool, tail: TileTail) {
+        let rows = R.count
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
@@ -181,3 +180,12 @@ public enum PanelGEMM {
         for j in 0..<width { p[j] = j < 8 ? low[j] : high[j - 8] }
     }
 }
+
+/// A row count known at compile time (see `PanelGEMM.block`).
+protocol RowCount { static var count: Int { get } }
+enum Rows1: RowCount { static var count: Int { 1 } }
+enum Rows2: RowCount { static var count: Int { 2 } }
+enum Rows3: RowCount { static var count: Int { 3 } }
+enum Rows4: RowCount { static var count: Int { 4 } }
+enum Rows5: RowCount { static var count: Int { 5 } }
+enum Rows6: RowCount { static var count: Int { 6 } }

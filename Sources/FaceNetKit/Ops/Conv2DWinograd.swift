@@ -18,8 +18,10 @@ enum Conv2DWinograd {
     /// cheap next to them. Measured on FaceNet (Docs/performance.md): 32→64 and wider win
     /// (1.3–2.8× per layer), 32→32 loses or breaks even.
     static func worthwhile(config: Conv2DConfig, inChannels: Int) -> Bool {
-        enabled && config.kernel == (3, 3) && config.strides == (1, 1) && inChannels >= 32 && config.filters >= 64
+        enabled && config.kernel == (3, 3) && config.strides == (1, 1) && inChannels >= 32 && config.filters >= minimumFilters
     }
+    /// `FACENET_WINOGRAD_MIN_FILTERS` overrides the filter threshold, for measuring it.
+    static let minimumFilters = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_FILTERS"] ?? "") ?? 64
     /// `FACENET_WINOGRAD=0` in the environment turns the Winograd path off, for comparisons.
     static let enabled = ProcessInfo.processInfo.environment["FACENET_WINOGRAD"] != "0"
 
