@@ -160,17 +160,24 @@ public enum PanelGEMM {
     /// Stores one row of the block: 16 columns, or the first `width` of the last panel.
     @inline(__always)
     static func write(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool, tail: TileTail) {
-        var low = low, high = high
-        if width == panelWidth {
-            if add {
-                low += load(p)
-                high += load(p + 8)
-            }
-            tail.finish(&low, &high)
-            store(low, p)
-            store(high, p + 8)
+        guard width == panelWidth else {
+            writePartial(low, high, to: p, width: width, add: add, tail: tail)
             return
         }
+        var low = low, high = high
+        if add {
+            low += load(p)
+            high += load(p + 8)
+        }
+        tail.finish(&low, &high)
+        store(low, p)
+        store(high, p + 8)
+    }
+
+    /// The last panel's row when it has fewer than 16 columns.
+    @inline(never)
+    static func writePartial(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool, tail: TileTail) {
+        var low = low, high = high
         if add {
             for j in 0..<width {
                 if j < 8 { low[j] += p[j] } else { high[j - 8] += p[j] }

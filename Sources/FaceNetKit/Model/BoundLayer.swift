@@ -14,8 +14,8 @@ enum BoundOp: Sendable {
     case add
     /// Dropout at inference: the output is the input buffer itself.
     case identity
-    /// Kernel (in × units) row-major.
-    case dense(DenseConfig, kernel: [Float], bias: [Float]?)
+    /// Kernel (in × units), stored for the GEMM backend.
+    case dense(DenseConfig, kernel: GEMMWeights, bias: [Float]?)
     case scale(Float)
     case prelu(PReLUSlopes)
     /// Output axis i is input per-sample axis `sampleAxes[i]` (0-based).
@@ -45,7 +45,10 @@ enum BoundOp: Sendable {
                                                   backend: gemm),
                            bias: c.useBias ? try weight("bias") : nil, winograd: winograd)
         case .dense(let d):
-            self = .dense(d, kernel: try weight("kernel"), bias: d.useBias ? try weight("bias") : nil)
+            let kernel = try weight("kernel")
+            self = .dense(d, kernel: GEMMWeights(rowMajor: kernel, depth: kernel.count / max(d.units, 1), columns: d.units,
+                                                 backend: gemm),
+                          bias: d.useBias ? try weight("bias") : nil)
         case .batchNormalization(let bn):
             self = .batchNormalization(BatchNormFolded(
                 config: bn, gamma: bn.scale ? try weight("gamma") : nil, beta: bn.center ? try weight("beta") : nil,

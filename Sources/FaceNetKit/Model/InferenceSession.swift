@@ -17,7 +17,7 @@ public final class InferenceSession {
         /// `kernel` is the Winograd-transformed one when `winograd`.
         case conv(kernel: GEMMWeights, winograd: Bool, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                   ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
-        case dense(kernel: [Float], batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
+        case dense(kernel: GEMMWeights, batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
         case pool(geometry: Pool2DGeometry, average: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stride: Int)
         /// Inputs to copy, with their channel count and destination (nil: already in place).
@@ -257,12 +257,8 @@ public final class InferenceSession {
             }
             Conv2DKernel.run(g, input: input, kernel: kernel, winograd: winograd, output: output, ldc: ldc,
                              epilogue: epilogue, scratch: scratches.first)
-        case .dense(let kernel, let batch, let inFeatures, let units, let input, let output, let epilogue):
-            kernel.withUnsafeBufferPointer { k in
-                guard let k = k.baseAddress else { return }
-                DenseKernel.run(batch: batch, inFeatures: inFeatures, units: units, input: input, kernel: k,
-                                output: output, epilogue: epilogue)
-            }
+        case .dense(let kernel, let batch, _, let units, let input, let output, let epilogue):
+            DenseKernel.run(batch: batch, units: units, input: input, kernel: kernel, output: output, epilogue: epilogue)
         case .pool(let g, let average, let input, let output, let stride):
             PoolingKernel.run(g, average: average, input: input, output: output, outputStride: stride)
         case .concatenate(let inputs, let blocks, let outer, let output, let skip):

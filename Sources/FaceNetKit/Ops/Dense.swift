@@ -1,10 +1,10 @@
 /// Fully connected layer: (N, in) · (in, units) kernel, then the epilogue (bias, any folded
 /// batch norm, activation). One GEMM.
 enum DenseKernel {
-    static func run(batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
-                    kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, epilogue: Epilogue) {
-        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: output, alpha: epilogue.alpha,
-              accumulate: epilogue.accumulate)
+    /// `kernel`: (inFeatures × units), stored for the GEMM backend.
+    static func run(batch: Int, units: Int, input: UnsafePointer<Float>, kernel: GEMMWeights,
+                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue) {
+        if kernel.multiply(m: batch, a: input, c: output, ldc: units, epilogue: epilogue) { return }
         epilogue.apply(to: output, rows: batch, columns: units, ldc: units)
     }
 }
