@@ -549,6 +549,7 @@ def run_engine(binary, cfg, cache, timeout, embeddings=True):
         res["bench_stdout"][str(b)] = lines[:-1]
         res["threads"] = js.get("threads")
         res["blas_core"] = js.get("blas_core")
+        res["gemm"] = js.get("gemm")
     if not embeddings:
         return res
     outputs = {}
@@ -746,7 +747,9 @@ def aggregate(key, rs, batches, mode, threads):
     agg.setdefault("threads", threads)
     versions = agg.get("versions", {})
     if key == "engine":
-        agg["label"] = "this engine (OpenBLAS %s)" % agg.get("blas_core", "?")
+        gemm = agg.get("gemm")
+        agg["label"] = ("this engine (panel GEMM, AVX2)" if gemm == "panels"
+                        else "this engine (OpenBLAS %s)" % agg.get("blas_core", "?"))
     elif key == "ort":
         agg["label"] = "ONNX Runtime %s, CPU EP" % versions.get("onnxruntime", "?")
     elif key == "openvino":

@@ -34,43 +34,89 @@ public enum PanelGEMM {
 
     typealias Lanes = SIMD8<Float>
 
+    /// Where row r of A keeps its k values: `segments` runs of `segmentDepth` floats, run s
+    /// at `a + r·lda + s·segmentStride` (k = segments · segmentDepth). A plain matrix is one
+    /// run; a stride-1-per-row convolution's patches are the input itself ("implicit
+    /// im2col"): one run per kernel row, `segmentStride` = one input row.
+    public struct RowLayout {
+        public var lda: Int
+        public var segments: Int
+        public var segmentStride: Int
+
+        public init(lda: Int, segments: Int = 1, segmentStride: Int = 0) {
+            self.lda = lda
+            self.segments = segments
+            self.segmentStride = segmentStride
+        }
+    }
+
     /// Computes the columns `columns` of C (`columns.lowerBound` a multiple of 16). `c` is
     /// C's first column; `panels` the whole packed B.
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                 panels: UnsafePointer<Float>, columns: Range<Int>,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool,
                                 epilogue: Epilogue? = nil) {
-        guard m > 0, k > 0, !columns.isEmpty else { return }
+        multiply(m: m, n: n, k: k, a: a, layout: RowLayout(lda: lda), panels: panels, columns: columns, c: c, ldc: ldc,
+                 alpha: alpha, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The same with A's rows laid out as `layout` says.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, layout: RowLayout,
+                                panels: UnsafePointer<Float>, columns: Range<Int>,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool,
+                                epilogue: Epilogue? = nil) {
+        guard m > 0, k > 0, !columns.isEmpty, layout.segments > 0, k % layout.segments == 0 else { return }
         let firstPanel = columns.lowerBound / panelWidth
         let endPanel = (min(columns.upperBound, n) + panelWidth - 1) / panelWidth
-        var k0 = 0
-        while k0 < k {
-            let depth = min(depthBlock, k - k0)
+        let segmentDepth = k / layout.segments
+        // Depth blocks: whole runs while they are short, else slices of one run.
+        let runsPerBlock = segmentDepth >= depthBlock ? 1 : max(1, depthBlock / segmentDepth)
+        let sliceDepth = segmentDepth >= depthBlock ? depthBlock : segmentDepth
+        var segment = 0, offset = 0
+        while segment < layout.segments {
+            let runs = min(runsPerBlock, layout.segments - segment)
+            let depth = min(sliceDepth, segmentDepth - offset)
+            let k0 = segment * segmentDepth + offset
+            let a0 = a + segment * layout.segmentStride + offset
+            let last = segment + runs == layout.segments && offset + depth == segmentDepth
             // Later depth blocks add onto what the first one wrote; the last one finishes the tile.
             let add = accumulate || k0 > 0
-            let finish = k0 + depth == k ? epilogue : nil
+            let finish = last ? epilogue : nil
+            let shape = BlockShape(runs: runs, depth: depth, runStride: layout.segmentStride, lda: layout.lda)
             for p in firstPanel..<endPanel {
                 let b = panels + (p * k + k0) * panelWidth
                 let width = min(panelWidth, n - p * panelWidth)
                 let tail = TileTail(epilogue: finish, column: p * panelWidth, width: width)
                 var row = 0
                 while row + rowBlock <= m {
-                    block(Rows6.self, width: width, depth: depth, a: a + row * lda + k0, lda: lda, b: b,
+                    block(Rows6.self, shape, width: width, a: a0 + row * layout.lda, b: b,
                           c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add, tail: tail)
                     row += rowBlock
                 }
-                let ap = a + row * lda + k0, cp = c + row * ldc + p * panelWidth
+                let ap = a0 + row * layout.lda, cp = c + row * ldc + p * panelWidth
                 switch m - row {
-                case 1: block(Rows1.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 2: block(Rows2.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 3: block(Rows3.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 4: block(Rows4.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 5: block(Rows5.self, width: width, depth: depth, a: ap, lda: lda, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 1: block(Rows1.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 2: block(Rows2.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 3: block(Rows3.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 4: block(Rows4.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+                case 5: block(Rows5.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
                 default: break
                 }
             }
-            k0 += depth
+            offset += depth
+            if offset == segmentDepth {
+                segment += runs
+                offset = 0
+            }
         }
+    }
+
+    /// One depth block of A: `runs` runs of `depth` floats, `runStride` apart, rows `lda` apart.
+    struct BlockShape {
+        var runs: Int
+        var depth: Int
+        var runStride: Int
+        var lda: Int
     }
 
     @inline(__always)
@@ -130,23 +176,27 @@ public enum PanelGEMM {
 
     /// One block of `R.count` ≤ 6 rows × one panel. The row count is a type, so each count
     /// is its own specialisation: a register-only loop with no per-row test inside.
-    static func block<R: RowCount>(_: R.Type, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    static func block<R: RowCount>(_: R.Type, _ shape: BlockShape, width: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool, tail: TileTail) {
         let rows = R.count
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        let lda = shape.lda, depth = shape.depth
         var bp = b
-        for i in 0..<depth {
-            let b0 = load(bp), b1 = load(bp + 8)
-            bp += panelWidth
-            var s = Lanes(repeating: a0[i])
-            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            if rows > 1 { s = Lanes(repeating: a1[i]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
-            if rows > 2 { s = Lanes(repeating: a2[i]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
-            if rows > 3 { s = Lanes(repeating: a3[i]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
-            if rows > 4 { s = Lanes(repeating: a4[i]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
-            if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
+        for run in 0..<shape.runs {
+            let base = a + run * shape.runStride
+            let a0 = base, a1 = base + lda, a2 = base + 2 * lda, a3 = base + 3 * lda, a4 = base + 4 * lda, a5 = base + 5 * lda
+            for i in 0..<depth {
+                let b0 = load(bp), b1 = load(bp + 8)
+                bp += panelWidth
+                var s = Lanes(repeating: a0[i])
+                c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+                if rows > 1 { s = Lanes(repeating: a1[i]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
+                if rows > 2 { s = Lanes(repeating: a2[i]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
+                if rows > 3 { s = Lanes(repeating: a3[i]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
+                if rows > 4 { s = Lanes(repeating: a4[i]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
+                if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
+            }
         }
         let scale = Lanes(repeating: alpha)
         write(c00 * scale, c01 * scale, to: c, width: width, add: add, tail: tail)

@@ -47,6 +47,41 @@ final class LayerKernelTests: XCTestCase {
     }
 
     /// im2col in several chunks gives the same result as one chunk and as the reference.
+    /// Valid-padding convolutions wide enough for the implicit-im2col GEMM (patches read in
+    /// place): strides 1 and 2, non-square kernels, runs shorter and longer than the 256
+    /// depth block, full and partial filter panels, shared by 2 threads by output rows.
+    func testImplicitGEMMMatchesReference() throws {
+        let cases: [([Int], (Int, Int), (Int, Int), Int)] = [
+            ([15, 17, 3], (3, 3), (1, 1), 10), ([16, 30, 5], (3, 3), (2, 2), 16), ([9, 20, 9], (1, 7), (1, 1), 20),
+            ([20, 14, 12], (7, 1), (1, 1), 33), ([8, 16, 100], (3, 3), (1, 1), 32), ([7, 27, 40], (3, 3), (2, 2), 17),
+        ]
+        for (i, (shape, kernel, strides, filters)) in cases.enumerated() {
+            let config = Conv2DConfig(filters: filters, kernel: kernel, strides: strides, padding: .valid, useBias: true,
+                                      activation: .relu)
+            let g = Conv2DGeometry(config: config, batch: 2, height: shape[0], width: shape[1], channels: shape[2])
+            let weights = convWeights(kernel, cin: shape[2], filters: filters, bias: true, seed: UInt64(100 + i))
+            let x = randomTensor([2] + shape, seed: UInt64(200 + i))
+            let (_, topology, loaded) = try makeModel(inputShape: shape, layers: [
+                LayerNode(name: "conv", className: "Conv2D", kind: .conv2D(config), inputs: ["input"])], weights: ["conv": weights])
+            let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
+                                                                outputs: ["conv"])["conv"])
+            for backend in GEMMBackend.availableHere {
+                let model = try Model(topology: topology, weights: loaded, gemm: backend)
+                guard case .conv2D(_, let packed, _, _)? = model.ops.last else { return XCTFail("no conv op") }
+                XCTAssertEqual(Conv2DImplicitGEMM.applies(to: g, kernel: packed), backend == .panels, "case \(i) \(backend)")
+                for threads in [1, 2] {
+                    let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["conv"],
+                                                       fusion: true, threads: threads, minimumParallelFlops: 0)
+                    let y = try XCTUnwrap(session.run(["input": x])["conv"])
+                    let magnitude = reference.scalars.map(abs).max() ?? 0
+                    XCTAssertGreaterThan(magnitude, 0.1)
+                    XCTAssertLessThan(maxAbsDifference(y, reference), 1e-5 * max(1, magnitude),
+                                      "case \(i) \(shape) k\(kernel) s\(strides) \(backend) \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testIm2colChunkingMatchesReference() throws {
         let config = Conv2DConfig(filters: 6, kernel: (3, 3), strides: (2, 2), padding: .same)
         let x = randomTensor([3, 9, 11, 4], seed: 7)

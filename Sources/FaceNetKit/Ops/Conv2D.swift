@@ -85,6 +85,9 @@ enum Conv2DKernel {
         if g.isPointwise {
             finished = kernel.multiply(m: rows.count, a: input + rows.lowerBound * g.inChannels, c: output + rows.lowerBound * ldc,
                                        ldc: ldc, epilogue: epilogue)
+        } else if Conv2DImplicitGEMM.enabled, Conv2DImplicitGEMM.applies(to: g, kernel: kernel) {
+            finished = Conv2DImplicitGEMM.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
+                                              epilogue: epilogue)
         } else if let scratch {
             finished = Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
                                         epilogue: epilogue, scratch: scratch,

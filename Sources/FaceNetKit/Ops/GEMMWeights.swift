@@ -142,6 +142,37 @@ struct GEMMWeights: Sendable {
         backend == .panels && (epilogue.activation == .linear || epilogue.activation == .relu)
     }
 
+    /// The panel kernel with A's rows in runs (see `PanelGEMM.RowLayout`; `lda` between
+    /// rows, `segments` runs of depth / segments floats, `segmentStride` apart). Only for
+    /// `.panels` weights (`Conv2DImplicitGEMM.applies` checks); returns whether the epilogue
+    /// was applied.
+    func multiply(m: Int, a: UnsafePointer<Float>, layout: (lda: Int, segments: Int, segmentStride: Int),
+                  c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) -> Bool {
+        #if canImport(FaceNetAVX2)
+        guard backend == .panels, m > 0 else { return m == 0 }
+        let finish = finishes(epilogue)
+        return values.withUnsafeBufferPointer { buffer in
+            guard let b = buffer.baseAddress else { return false }
+            return withOptionalPointer(finish ? epilogue.scale : nil) { scale in
+                withOptionalPointer(finish ? epilogue.shift : nil) { shift in
+                    withOptionalPointer(finish ? epilogue.preluSlopes : nil) { slopes in
+                        let tail = finish ? PanelGEMM.Epilogue(scale: scale, shift: shift, relu: epilogue.activation == .relu,
+                                                               slopes: slopes) : nil
+                        PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
+                                           layout: PanelGEMM.RowLayout(lda: layout.lda, segments: layout.segments,
+                                                                       segmentStride: layout.segmentStride),
+                                           panels: b, columns: 0..<columns, c: c, ldc: ldc, alpha: epilogue.alpha,
+                                           accumulate: epilogue.accumulate, epilogue: tail)
+                        return finish
+                    }
+                }
+            }
+        }
+        #else
+        return false
+        #endif
+    }
+
     /// Multiplies with `epilogue`'s alpha and accumulation; when `finishing` and
     /// `finishes(epilogue)`, also applies the rest of it to each tile and returns true
     /// (else the caller still has to run `epilogue.apply`).
