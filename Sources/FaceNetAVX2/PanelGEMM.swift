@@ -87,20 +87,12 @@ public enum PanelGEMM {
                 let b = panels + (p * k + k0) * panelWidth
                 let width = min(panelWidth, n - p * panelWidth)
                 let tail = TileTail(epilogue: finish, column: p * panelWidth, width: width)
-                var row = 0
-                while row + rowBlock <= m {
-                    block(Rows6.self, shape, width: width, a: a0 + row * layout.lda, b: b,
-                          c: c + row * ldc + p * panelWidth, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                    row += rowBlock
-                }
-                let ap = a0 + row * layout.lda, cp = c + row * ldc + p * panelWidth
-                switch m - row {
-                case 1: block(Rows1.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 2: block(Rows2.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 3: block(Rows3.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 4: block(Rows4.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                case 5: block(Rows5.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
-                default: break
+                if width > 8 {
+                    rowBlocks(Wide.self, m: m, shape, width: width, a: a0, b: b, c: c + p * panelWidth, ldc: ldc, alpha: alpha,
+                              add: add, tail: tail)
+                } else {
+                    rowBlocks(Narrow.self, m: m, shape, width: width, a: a0, b: b, c: c + p * panelWidth, ldc: ldc, alpha: alpha,
+                              add: add, tail: tail)
                 }
             }
             offset += depth
@@ -108,6 +100,29 @@ public enum PanelGEMM {
                 segment += runs
                 offset = 0
             }
+        }
+    }
+
+    /// Every row of one panel: blocks of 6 rows, then the remainder; `H` says whether the
+    /// panel's right half (columns 8..<16) exists at all.
+    @inline(__always)
+    static func rowBlocks<H: PanelHalves>(_: H.Type, m: Int, _ shape: BlockShape, width: Int, a: UnsafePointer<Float>,
+                                          b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float,
+                                          add: Bool, tail: TileTail) {
+        var row = 0
+        while row + rowBlock <= m {
+            block(Rows6.self, H.self, shape, width: width, a: a + row * shape.lda, b: b, c: c + row * ldc, ldc: ldc,
+                  alpha: alpha, add: add, tail: tail)
+            row += rowBlock
+        }
+        let ap = a + row * shape.lda, cp = c + row * ldc
+        switch m - row {
+        case 1: block(Rows1.self, H.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+        case 2: block(Rows2.self, H.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+        case 3: block(Rows3.self, H.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+        case 4: block(Rows4.self, H.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+        case 5: block(Rows5.self, H.self, shape, width: width, a: ap, b: b, c: cp, ldc: ldc, alpha: alpha, add: add, tail: tail)
+        default: break
         }
     }
 
@@ -176,9 +191,10 @@ public enum PanelGEMM {
 
     /// One block of `R.count` ≤ 6 rows × one panel. The row count is a type, so each count
     /// is its own specialisation: a register-only loop with no per-row test inside.
-    static func block<R: RowCount>(_: R.Type, _ shape: BlockShape, width: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                   c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, add: Bool, tail: TileTail) {
-        let rows = R.count
+    static func block<R: RowCount, H: PanelHalves>(_: R.Type, _: H.Type, _ shape: BlockShape, width: Int, a: UnsafePointer<Float>,
+                                                   b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float,
+                                                   add: Bool, tail: TileTail) {
+        let rows = R.count, wide = H.wide
         var c00 = Lanes(), c01 = Lanes(), c10 = Lanes(), c11 = Lanes(), c20 = Lanes(), c21 = Lanes()
         var c30 = Lanes(), c31 = Lanes(), c40 = Lanes(), c41 = Lanes(), c50 = Lanes(), c51 = Lanes()
         let lda = shape.lda, depth = shape.depth
@@ -187,15 +203,15 @@ public enum PanelGEMM {
             let base = a + run * shape.runStride
             let a0 = base, a1 = base + lda, a2 = base + 2 * lda, a3 = base + 3 * lda, a4 = base + 4 * lda, a5 = base + 5 * lda
             for i in 0..<depth {
-                let b0 = load(bp), b1 = load(bp + 8)
+                let b0 = load(bp), b1 = wide ? load(bp + 8) : Lanes()
                 bp += panelWidth
                 var s = Lanes(repeating: a0[i])
-                c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-                if rows > 1 { s = Lanes(repeating: a1[i]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
-                if rows > 2 { s = Lanes(repeating: a2[i]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
-                if rows > 3 { s = Lanes(repeating: a3[i]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
-                if rows > 4 { s = Lanes(repeating: a4[i]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
-                if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
+                c00 = c00.addingProduct(s, b0); if wide { c01 = c01.addingProduct(s, b1) }
+                if rows > 1 { s = Lanes(repeating: a1[i]); c10 = c10.addingProduct(s, b0); if wide { c11 = c11.addingProduct(s, b1) } }
+                if rows > 2 { s = Lanes(repeating: a2[i]); c20 = c20.addingProduct(s, b0); if wide { c21 = c21.addingProduct(s, b1) } }
+                if rows > 3 { s = Lanes(repeating: a3[i]); c30 = c30.addingProduct(s, b0); if wide { c31 = c31.addingProduct(s, b1) } }
+                if rows > 4 { s = Lanes(repeating: a4[i]); c40 = c40.addingProduct(s, b0); if wide { c41 = c41.addingProduct(s, b1) } }
+                if rows > 5 { s = Lanes(repeating: a5[i]); c50 = c50.addingProduct(s, b0); if wide { c51 = c51.addingProduct(s, b1) } }
             }
         }
         let scale = Lanes(repeating: alpha)
@@ -225,7 +241,7 @@ public enum PanelGEMM {
     }
 
     /// The last panel's row when it has fewer than 16 columns.
-    @inline(never)
+    @inline(__always)
     static func writePartial(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool, tail: TileTail) {
         var low = low, high = high
         if add {
@@ -234,7 +250,29 @@ public enum PanelGEMM {
             }
         }
         tail.finish(&low, &high)
-        for j in 0..<width { p[j] = j < 8 ? low[j] : high[j - 8] }
+        if width <= 8 {
+            storePrefix(low, count: width, to: p)
+        } else {
+            store(low, p)
+            storePrefix(high, count: width - 8, to: p + 8)
+        }
+    }
+
+    /// Stores the first `count` (0...8) lanes of `v` as one 4-, 2- and 1-lane store each at
+    /// most, never touching p[count...] (a neighbouring slice of the output).
+    @inline(__always)
+    static func storePrefix(_ v: Lanes, count: Int, to p: UnsafeMutablePointer<Float>) {
+        if count >= 8 { return store(v, p) }
+        var rest = v.lowHalf, offset = 0
+        if count >= 4 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+            rest = v.highHalf
+            offset = 4
+        }
+        let left = count - offset
+        if left >= 2 { UnsafeMutableRawPointer(p + offset).storeBytes(of: rest.lowHalf, as: SIMD2<Float>.self) }
+        if left == 3 { p[offset + 2] = rest[2] }
+        if left == 1 { p[offset] = rest[0] }
     }
 }
 
@@ -246,3 +284,9 @@ enum Rows3: RowCount { static var count: Int { 3 } }
 enum Rows4: RowCount { static var count: Int { 4 } }
 enum Rows5: RowCount { static var count: Int { 5 } }
 enum Rows6: RowCount { static var count: Int { 6 } }
+
+/// Whether a panel's right half (columns 8..<16) is computed: not for the last panel of a
+/// GEMM with ≤ 8 columns left (P-Net's 2- and 4-filter heads; a 20-filter conv's last 4).
+protocol PanelHalves { static var wide: Bool { get } }
+enum Wide: PanelHalves { static var wide: Bool { true } }
+enum Narrow: PanelHalves { static var wide: Bool { false } }
