@@ -173,7 +173,7 @@ public enum PanelGEMM {
             return (low, high)
         }
 
-        @inline(__always)
+        @_transparent
         func finish(_ low: inout Lanes, _ high: inout Lanes) {
             guard active else { return }
             low = low * scale.0 + shift.0
@@ -224,7 +224,7 @@ public enum PanelGEMM {
     }
 
     /// Stores one row of the block: 16 columns, or the first `width` of the last panel.
-    @inline(__always)
+    @_transparent
     static func write(_ low: Lanes, _ high: Lanes, to p: UnsafeMutablePointer<Float>, width: Int, add: Bool, tail: TileTail) {
         guard width == panelWidth else {
             writePartial(low, high, to: p, width: width, add: add, tail: tail)

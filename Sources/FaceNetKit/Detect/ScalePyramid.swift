@@ -61,9 +61,22 @@ enum ScalePyramid {
                 let src = input + y * inWidth * 3
                 let dst = rows + y * width * 3
                 for o in 0..<width {
+                    let first = Int(xFirst[o]), count = Int(xCount[o]), w = xWeight + Int(xOffset[o])
+                    if first + count < inWidth {
+                        // R, G, B (and the next float, unused) in one 4-lane vector: each lane adds
+                        // the same products in the same order as the scalar loop, so nothing changes.
+                        var sum = SIMD4<Float>()
+                        for k in 0..<count {
+                            sum += w[k] * UnsafeRawPointer(src + (first + k) * 3).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        dst[o * 3] = sum[0]
+                        dst[o * 3 + 1] = sum[1]
+                        dst[o * 3 + 2] = sum[2]
+                        continue
+                    }
+                    // Taps reaching the last pixel: a 4-float load would read past the image.
                     var r: Float = 0, g: Float = 0, b: Float = 0
-                    let first = Int(xFirst[o]), w = xWeight + Int(xOffset[o])
-                    for k in 0..<Int(xCount[o]) {
+                    for k in 0..<count {
                         let p = src + min(first + k, inWidth - 1) * 3
                         r += w[k] * p[0]
                         g += w[k] * p[1]
