@@ -270,7 +270,7 @@ public final class InferenceSession {
 
     /// Convolutions smaller than this (FLOPs) run on the calling thread alone: waking the
     /// team costs more than it saves.
-    static let parallelFlops = 4_000_000
+    static let parallelFlops = Int(ProcessInfo.processInfo.environment["FACENET_PARALLEL_FLOPS"] ?? "") ?? 4_000_000
 
     /// Everything a team member needs to do its part of one convolution.
     private struct ParallelConvolution {

@@ -26,14 +26,22 @@ public struct Model: Sendable {
         let path = weights.path, layout = weights.layout
         var tensors = weights.tensors
         weights = LoadedWeights(path: path, layout: layout, tensors: [:])
-        var ops: [BoundOp] = []
-        ops.reserveCapacity(topology.layers.count)
-        for layer in topology.layers {
-            ops.append(try BoundOp(layer: layer, weights: tensors.removeValue(forKey: layer.name) ?? [:],
-                                   inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: path, gemm: gemm))
+        // Each layer's weights move into its slot; the layers are bound (repacked, Winograd-
+        // transformed) in parallel, each slot's tensors freed as soon as its op is made.
+        let layers = topology.layers
+        let slots = BindingSlots(layers.map { tensors.removeValue(forKey: $0.name) ?? [:] })
+        DispatchQueue.concurrentPerform(iterations: min(layers.count, InferenceSession.defaultThreads)) { worker in
+            var index = worker
+            while index < layers.count {
+                let layer = layers[index]
+                slots.bind(index) {
+                    try BoundOp(layer: layer, weights: $0, inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: path, gemm: gemm)
+                }
+                index += InferenceSession.defaultThreads
+            }
         }
         self.topology = topology
-        self.ops = ops
+        self.ops = try slots.ops()
         self.symbolicShapes = shapes
         self.weightsSource = path
         self.weightsLayout = layout
@@ -91,5 +99,44 @@ public struct Model: Sendable {
         let names = outputs ?? topology.outputNames
         let session = try InferenceSession(model: self, inputShapes: inputs.mapValues(\.shape), outputs: names)
         return try session.run(inputs)
+    }
+}
+
+/// Per layer: its loaded weights until bound, then the op or the error. Each index is
+/// touched by one thread only (`Model.init` deals indices out), so no lock is needed.
+private final class BindingSlots: @unchecked Sendable {
+    private let weights: UnsafeMutablePointer<[String: Tensor]>
+    private let results: UnsafeMutablePointer<Result<BoundOp, Error>?>
+    private let count: Int
+
+    init(_ loaded: [[String: Tensor]]) {
+        count = loaded.count
+        weights = .allocate(capacity: max(count, 1))
+        weights.initialize(from: loaded, count: count)
+        results = .allocate(capacity: max(count, 1))
+        results.initialize(repeating: nil, count: max(count, 1))
+    }
+
+    deinit {
+        weights.deinitialize(count: count)
+        weights.deallocate()
+        results.deinitialize(count: max(count, 1))
+        results.deallocate()
+    }
+
+    func bind(_ index: Int, _ make: ([String: Tensor]) throws -> BoundOp) {
+        let layerWeights = weights[index]
+        weights[index] = [:]
+        results[index] = Result { try make(layerWeights) }
+    }
+
+    /// The ops in layer order, or the first layer's error.
+    func ops() throws -> [BoundOp] {
+        try (0..<count).map { index in
+            guard let result = results[index] else {
+                throw FaceNetError.invalidArgument("layer \(index) was not bound")
+            }
+            return try result.get()
+        }
     }
 }
