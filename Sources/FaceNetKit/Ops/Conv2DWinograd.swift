@@ -44,24 +44,32 @@ enum Conv2DWinograd {
     static func transformKernel(_ kernel: [Float], inChannels: Int, filters: Int) -> [Float] {
         var u = [Float](repeating: 0, count: 16 * inChannels * filters)
         let plane = inChannels * filters
-        for ci in 0..<inChannels {
-            for co in 0..<filters {
-                var g = [[Double]](repeating: [0, 0, 0], count: 3)
-                for kh in 0..<3 {
-                    for kw in 0..<3 { g[kh][kw] = Double(kernel[((kh * 3 + kw) * inChannels + ci) * filters + co]) }
-                }
-                // G g: 4×3.
-                var gg = [[Double]](repeating: [0, 0, 0], count: 4)
-                for c in 0..<3 {
-                    gg[0][c] = g[0][c]
-                    gg[1][c] = (g[0][c] + g[1][c] + g[2][c]) / 2
-                    gg[2][c] = (g[0][c] - g[1][c] + g[2][c]) / 2
-                    gg[3][c] = g[2][c]
-                }
-                // (G g) Gᵀ: 4×4.
-                for r in 0..<4 {
-                    let row = [gg[r][0], (gg[r][0] + gg[r][1] + gg[r][2]) / 2, (gg[r][0] - gg[r][1] + gg[r][2]) / 2, gg[r][2]]
-                    for c in 0..<4 { u[(r * 4 + c) * plane + ci * filters + co] = Float(row[c]) }
+        // In Double, on locals only (no per-pair arrays: this runs ~10⁵ times per model load).
+        u.withUnsafeMutableBufferPointer { out in
+            kernel.withUnsafeBufferPointer { k in
+                guard let out = out.baseAddress, let k = k.baseAddress else { return }
+                for ci in 0..<inChannels {
+                    for co in 0..<filters {
+                        func tap(_ kh: Int, _ kw: Int) -> Double { Double(k[((kh * 3 + kw) * inChannels + ci) * filters + co]) }
+                        // G g: 4×3, column by column.
+                        func column(_ c: Int) -> (Double, Double, Double, Double) {
+                            let g0 = tap(0, c), g1 = tap(1, c), g2 = tap(2, c)
+                            return (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)
+                        }
+                        let c0 = column(0), c1 = column(1), c2 = column(2)
+                        // (G g) Gᵀ: row r of G g times Gᵀ.
+                        func store(_ r: Int, _ a: Double, _ b: Double, _ c: Double) {
+                            let base = out + ci * filters + co
+                            base[(r * 4 + 0) * plane] = Float(a)
+                            base[(r * 4 + 1) * plane] = Float((a + b + c) / 2)
+                            base[(r * 4 + 2) * plane] = Float((a - b + c) / 2)
+                            base[(r * 4 + 3) * plane] = Float(c)
+                        }
+                        store(0, c0.0, c1.0, c2.0)
+                        store(1, c0.1, c1.1, c2.1)
+                        store(2, c0.2, c1.2, c2.2)
+                        store(3, c0.3, c1.3, c2.3)
+                    }
                 }
             }
         }
