@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Faces in, decisions out: a loaded FaceNet with the preprocessing and thresholds that go
 /// with its weights.
@@ -240,7 +239,7 @@ final class SessionPool: Sendable {
         init(_ session: InferenceSession) { self.session = session }
     }
 
-    private let idle = Mutex<[[Int]: [Box]]>([:])
+    private let idle = LockedValue<[[Int]: [Box]]>([:])
     /// Sessions kept per shape; more concurrent callers plan their own and drop them.
     private let keepPerShape = 4
 

@@ -3,12 +3,11 @@
 // here under HDF5Lock.
 @preconcurrency import CHDF5
 import Foundation
-import Synchronization
 
 /// Serialises every call into libhdf5: the serial build (the one Debian ships) keeps
 /// global state (error stack, ID tables, metadata cache) and is not thread-safe.
 enum HDF5Lock {
-    private static let mutex = Mutex<Bool>(false)
+    private static let mutex = LockedValue(false)
 
     /// Runs `body` holding the global HDF5 lock. The first caller initialises the
     /// library and silences its automatic error printing (errors become Swift throws).
