@@ -136,6 +136,20 @@ struct GEMMWeights: Sendable {
                      epilogue: Epilogue(alpha: alpha, accumulate: accumulate), finishing: false)
     }
 
+    #if canImport(FaceNetAVX2)
+    /// The per-column part of `epilogue` as the panel kernel takes it (nil: none).
+    private static func withPanelEpilogue(_ epilogue: Epilogue?, _ body: (PanelGEMM.Epilogue?) -> Void) {
+        guard let epilogue else { return body(nil) }
+        withOptionalPointer(epilogue.scale) { scale in
+            withOptionalPointer(epilogue.shift) { shift in
+                withOptionalPointer(epilogue.preluSlopes) { slopes in
+                    body(PanelGEMM.Epilogue(scale: scale, shift: shift, relu: epilogue.activation == .relu, slopes: slopes))
+                }
+            }
+        }
+    }
+    #endif
+
     /// Whether the panel kernel applies this epilogue's per-column part (scale, shift,
     /// ReLU, PReLU) as it stores each tile; other activations need the separate pass.
     func finishes(_ epilogue: Epilogue) -> Bool {
@@ -153,20 +167,14 @@ struct GEMMWeights: Sendable {
         let finish = finishes(epilogue)
         return values.withUnsafeBufferPointer { buffer in
             guard let b = buffer.baseAddress else { return false }
-            return withOptionalPointer(finish ? epilogue.scale : nil) { scale in
-                withOptionalPointer(finish ? epilogue.shift : nil) { shift in
-                    withOptionalPointer(finish ? epilogue.preluSlopes : nil) { slopes in
-                        let tail = finish ? PanelGEMM.Epilogue(scale: scale, shift: shift, relu: epilogue.activation == .relu,
-                                                               slopes: slopes) : nil
-                        PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
-                                           layout: PanelGEMM.RowLayout(lda: layout.lda, segments: layout.segments,
-                                                                       segmentStride: layout.segmentStride),
-                                           panels: b, columns: 0..<columns, c: c, ldc: ldc, alpha: epilogue.alpha,
-                                           accumulate: epilogue.accumulate, epilogue: tail)
-                        return finish
-                    }
-                }
+            Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
+                PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
+                                   layout: PanelGEMM.RowLayout(lda: layout.lda, segments: layout.segments,
+                                                               segmentStride: layout.segmentStride),
+                                   panels: b, columns: 0..<columns, c: c, ldc: ldc, alpha: epilogue.alpha,
+                                   accumulate: epilogue.accumulate, epilogue: tail)
             }
+            return finish
         }
         #else
         return false
@@ -191,18 +199,11 @@ struct GEMMWeights: Sendable {
             case .panels:
                 #if canImport(FaceNetAVX2)
                 let finish = finishing && finishes(epilogue)
-                return withOptionalPointer(finish ? epilogue.scale : nil) { scale in
-                    withOptionalPointer(finish ? epilogue.shift : nil) { shift in
-                        withOptionalPointer(finish ? epilogue.preluSlopes : nil) { slopes in
-                            let tail = finish ? PanelGEMM.Epilogue(scale: scale, shift: shift, relu: epilogue.activation == .relu,
-                                                                   slopes: slopes) : nil
-                            PanelGEMM.multiply(m: m, n: columns, k: depth, a: a, lda: lda ?? depth, panels: b, columns: range,
-                                               c: c, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate,
-                                               epilogue: tail)
-                            return finish
-                        }
-                    }
+                Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
+                    PanelGEMM.multiply(m: m, n: columns, k: depth, a: a, lda: lda ?? depth, panels: b, columns: range,
+                                       c: c, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate, epilogue: tail)
                 }
+                return finish
                 #else
                 return false
                 #endif
