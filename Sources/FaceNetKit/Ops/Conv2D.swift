@@ -76,7 +76,7 @@ enum Conv2DKernel {
         epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
 
-    /// The GEMM paths (pointwise or im2col) and the epilogue for output rows `rows` only, so
+    /// The GEMM paths (pointwise, implicit im2col or im2col) and the epilogue for output rows `rows` only, so
     /// threads can share a convolution by rows.
     static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                         output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>?) {
