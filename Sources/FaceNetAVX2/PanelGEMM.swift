@@ -50,17 +50,8 @@ public enum PanelGEMM {
         }
     }
 
-    /// Computes the columns `columns` of C (`columns.lowerBound` a multiple of 16). `c` is
-    /// C's first column; `panels` the whole packed B.
-    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                panels: UnsafePointer<Float>, columns: Range<Int>,
-                                c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool,
-                                epilogue: Epilogue? = nil) {
-        multiply(m: m, n: n, k: k, a: a, layout: RowLayout(lda: lda), panels: panels, columns: columns, c: c, ldc: ldc,
-                 alpha: alpha, accumulate: accumulate, epilogue: epilogue)
-    }
-
-    /// The same with A's rows laid out as `layout` says.
+    /// Computes the columns `columns` of C (`columns.lowerBound` a multiple of 16), A's rows
+    /// laid out as `layout` says. `c` is C's first column; `panels` the whole packed B.
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, layout: RowLayout,
                                 panels: UnsafePointer<Float>, columns: Range<Int>,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, accumulate: Bool,

@@ -26,7 +26,7 @@ enum Conv2DImplicitGEMM {
     static func run(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) -> Bool {
         var finished = kernel.finishes(epilogue)
-        let layout = (lda: g.strideWidth * g.inChannels, segments: g.kernelHeight, segmentStride: g.inWidth * g.inChannels)
+        let lda = g.strideWidth * g.inChannels, runs = (count: g.kernelHeight, stride: g.inWidth * g.inChannels)
         var row = rows.lowerBound
         while row < rows.upperBound {
             // The rest of this output row, or of the range.
@@ -35,7 +35,7 @@ enum Conv2DImplicitGEMM {
             let count = min(g.outWidth - ow, rows.upperBound - row)
             let n = imageRow / g.outHeight, oh = imageRow - n * g.outHeight
             let patch = input + ((n * g.inHeight + oh * g.strideHeight) * g.inWidth + ow * g.strideWidth) * g.inChannels
-            finished = kernel.multiply(m: count, a: patch, layout: layout, c: output + row * ldc, ldc: ldc,
+            finished = kernel.multiply(m: count, a: patch, lda: lda, runs: runs, c: output + row * ldc, ldc: ldc,
                                        epilogue: epilogue) && finished
             row += count
         }

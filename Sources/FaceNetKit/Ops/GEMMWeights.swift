@@ -156,38 +156,19 @@ struct GEMMWeights: Sendable {
         backend == .panels && (epilogue.activation == .linear || epilogue.activation == .relu)
     }
 
-    /// The panel kernel with A's rows in runs (see `PanelGEMM.RowLayout`; `lda` between
-    /// rows, `segments` runs of depth / segments floats, `segmentStride` apart). Only for
-    /// `.panels` weights (`Conv2DImplicitGEMM.applies` checks); returns whether the epilogue
-    /// was applied.
-    func multiply(m: Int, a: UnsafePointer<Float>, layout: (lda: Int, segments: Int, segmentStride: Int),
-                  c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) -> Bool {
-        #if canImport(FaceNetAVX2)
-        guard backend == .panels, m > 0 else { return m == 0 }
-        let finish = finishes(epilogue)
-        return values.withUnsafeBufferPointer { buffer in
-            guard let b = buffer.baseAddress else { return false }
-            Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
-                PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
-                                   layout: PanelGEMM.RowLayout(lda: layout.lda, segments: layout.segments,
-                                                               segmentStride: layout.segmentStride),
-                                   panels: b, columns: 0..<columns, c: c, ldc: ldc, alpha: epilogue.alpha,
-                                   accumulate: epilogue.accumulate, epilogue: tail)
-            }
-            return finish
-        }
-        #else
-        return false
-        #endif
-    }
-
     /// Multiplies with `epilogue`'s alpha and accumulation; when `finishing` and
     /// `finishes(epilogue)`, also applies the rest of it to each tile and returns true
     /// (else the caller still has to run `epilogue.apply`).
-    func multiply(matrix: Int = 0, m: Int, a: UnsafePointer<Float>, lda: Int? = nil, c: UnsafeMutablePointer<Float>, ldc: Int,
-                  columns range: Range<Int>? = nil, epilogue: Epilogue, finishing: Bool = true) -> Bool {
+    ///
+    /// `runs`: A's rows as `count` runs of depth / count floats, `stride` apart (see
+    /// `PanelGEMM.RowLayout`; implicit im2col). Only the panel kernel takes more than one
+    /// run, so only `.panels` weights may be given them (`Conv2DImplicitGEMM.applies`).
+    func multiply(matrix: Int = 0, m: Int, a: UnsafePointer<Float>, lda: Int? = nil, runs: (count: Int, stride: Int) = (1, 0),
+                  c: UnsafeMutablePointer<Float>, ldc: Int, columns range: Range<Int>? = nil, epilogue: Epilogue,
+                  finishing: Bool = true) -> Bool {
         let range = range ?? 0..<columns
         guard m > 0, !range.isEmpty else { return true }
+        precondition(runs.count == 1 || backend == .panels, "A in runs needs the panel kernel")
         return values.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return false }
             let b = base + matrix * matrixStride
@@ -200,8 +181,10 @@ struct GEMMWeights: Sendable {
                 #if canImport(FaceNetAVX2)
                 let finish = finishing && finishes(epilogue)
                 Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
-                    PanelGEMM.multiply(m: m, n: columns, k: depth, a: a, lda: lda ?? depth, panels: b, columns: range,
-                                       c: c, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate, epilogue: tail)
+                    PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
+                                       layout: PanelGEMM.RowLayout(lda: lda ?? depth, segments: runs.count, segmentStride: runs.stride),
+                                       panels: b, columns: range, c: c, ldc: ldc, alpha: epilogue.alpha,
+                                       accumulate: epilogue.accumulate, epilogue: tail)
                 }
                 return finish
                 #else
