@@ -75,7 +75,9 @@ struct BenchCommand: ParsableCommand {
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
               + "\(String(format: "%.2f", perImage)) ms/image, \(String(format: "%.1f", gflops)) GFLOP/s "
               + "(min \(String(format: "%.2f", times[0] / Double(batch))), max \(String(format: "%.2f", times[times.count - 1] / Double(batch))) ms/image over \(iterations))")
-        let weightsMB = Double((try? FileManager.default.attributesOfItem(atPath: loaded.weightsSource)[.size] as? Int) ?? 0) / 1e6
+        // Through symlinks (Weights/ often links to a shared copy): the file's size, not the link's.
+        let weightsPath = URL(fileURLWithPath: loaded.weightsSource).resolvingSymlinksInPath().path
+        let weightsMB = Double((try? FileManager.default.attributesOfItem(atPath: weightsPath)[.size] as? Int) ?? 0) / 1e6
         print("peak RSS \(String(format: "%.1f", peakRSSMB)) MB (weights file \(String(format: "%.1f", weightsMB)) MB, "
               + "activations \(String(format: "%.1f", Double(session.activationFloats) * 4 / 1e6)) MB); heap allocations per forward pass "
               + (facenet_allocation_counter_available() != 0 ? String(format: "%.1f", allocations) : "not measurable here"))
