@@ -158,14 +158,19 @@ final class ThreadingTests: XCTestCase {
             "conv": ["kernel": randomTensor([3, 3, 64, 64], seed: 1, range: -0.1...0.1), "bias": randomTensor([64], seed: 2)],
             "up": ["kernel": randomTensor([1, 1, 64, 64], seed: 3, range: -0.1...0.1), "bias": randomTensor([64], seed: 4)],
         ]
-        let (model, topology, loaded) = try makeModel(inputShape: [9, 11, 64], layers: layers, weights: weights)
-        guard case .conv2D(_, _, _, let winograd)? = model.ops.dropFirst().first, winograd != nil else {
-            return XCTFail("the 3×3 conv should run as Winograd")
+        // 9×11: 9 F(4×4) tiles, so F(2×2); 17×15: 20 tiles, F(4×4).
+        for (shape, expected) in [([9, 11, 64], WinogradTile.f2x2), ([17, 15, 64], .f4x4)] {
+            let (model, topology, loaded) = try makeModel(inputShape: shape, layers: layers, weights: weights)
+            guard case .conv2D(_, .winograd(_, let tile), _)? = model.ops.dropFirst().first else {
+                return XCTFail("the 3×3 conv should run as Winograd")
+            }
+            if Conv2DWinograd.forcedTile == nil { XCTAssertEqual(tile, expected, "\(shape)") }
+            let x = randomTensor([2] + shape, seed: 5)
+            let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
+                                                                outputs: ["sum"])["sum"])
+            let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["sum"], fusion: true,
+                                               threads: 2, minimumParallelFlops: 0)
+            XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(session.run(["input": x])["sum"]), reference), 1e-4, "\(shape)")
         }
-        let x = randomTensor([2, 9, 11, 64], seed: 5)
-        let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x], outputs: ["sum"])["sum"])
-        let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["sum"], fusion: true,
-                                           threads: 2, minimumParallelFlops: 0)
-        XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(session.run(["input": x])["sum"]), reference), 1e-4)
     }
 }

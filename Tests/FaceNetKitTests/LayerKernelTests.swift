@@ -67,7 +67,7 @@ final class LayerKernelTests: XCTestCase {
                                                                 outputs: ["conv"])["conv"])
             for backend in GEMMBackend.availableHere {
                 let model = try Model(topology: topology, weights: loaded, gemm: backend)
-                guard case .conv2D(_, let packed, _, _)? = model.ops.last else { return XCTFail("no conv op") }
+                guard case .conv2D(_, .direct(let packed), _)? = model.ops.last else { return XCTFail("no conv op") }
                 XCTAssertEqual(Conv2DImplicitGEMM.applies(to: g, kernel: packed), backend == .panels, "case \(i) \(backend)")
                 for threads in [1, 2] {
                     let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["conv"],
@@ -205,20 +205,21 @@ final class LayerKernelTests: XCTestCase {
     }
 }
 
-/// Winograd F(2×2, 3×3) against the direct reference.
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) against the direct reference.
 final class WinogradTests: XCTestCase {
     /// Runs with the panel GEMM where this CPU has it (else OpenBLAS), or with `backend`.
-    private func run(_ g: Conv2DGeometry, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
+    private func run(_ g: Conv2DGeometry, tile: WinogradTile, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
                      epilogue: Epilogue = Epilogue(), prefill: Float = .nan, backend: GEMMBackend = .current) -> [Float] {
-        let u = GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters),
-                            depth: g.inChannels, columns: g.filters, count: 16, backend: backend)
+        let u = GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters,
+                                                                     tile: tile),
+                            depth: g.inChannels, columns: g.filters, count: tile.positions, backend: backend)
         let stride = ldc ?? g.filters
         var out = [Float](repeating: prefill, count: g.rows * stride)
-        var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, scratchLimit: scratchLimit))
+        var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit))
         x.scalars.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 scratch.withUnsafeMutableBufferPointer { sp in
-                    Conv2DWinograd.run(g, input: xp.baseAddress!, u: u, output: op.baseAddress!, ldc: stride,
+                    Conv2DWinograd.run(g, tile: tile, input: xp.baseAddress!, u: u, output: op.baseAddress!, ldc: stride,
                                        epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit)
                 }
             }
@@ -226,22 +227,59 @@ final class WinogradTests: XCTestCase {
         return out
     }
 
+    /// Sizes that leave partial tiles of every width for both tile sizes; channel counts
+    /// below, at and above the 8-lane groups of the transforms.
     func testMatchesReferenceOnOddAndEvenSizes() throws {
-        for (i, (h, w, padding)) in [(9, 8, Padding.same), (8, 8, .same), (7, 9, .valid), (6, 5, .valid), (3, 3, .same), (5, 4, .same)].enumerated() {
-            let config = Conv2DConfig(filters: 5, kernel: (3, 3), padding: padding)
-            let x = randomTensor([2, h, w, 4], seed: UInt64(10 + i))
-            let k = randomTensor([3, 3, 4, 5], seed: UInt64(20 + i))
-            let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: 4)
+        let cases: [(Int, Int, Padding, Int, Int)] = [(9, 8, .same, 4, 5), (8, 8, .same, 8, 8), (7, 9, .valid, 11, 17),
+                                                      (6, 5, .valid, 4, 5), (3, 3, .same, 4, 5), (5, 4, .same, 9, 3),
+                                                      (11, 10, .same, 16, 24), (14, 13, .valid, 3, 7)]
+        for (i, (h, w, padding, cin, filters)) in cases.enumerated() {
+            let config = Conv2DConfig(filters: filters, kernel: (3, 3), padding: padding)
+            let x = randomTensor([2, h, w, cin], seed: UInt64(10 + i))
+            let k = randomTensor([3, 3, cin, filters], seed: UInt64(20 + i))
+            let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: cin)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-            // One chunk, and chunks of a few tiles.
-            for limit in [1 << 20, 16 * 3 * (4 + 5)] {
-                for backend in GEMMBackend.availableHere {
-                    let out = run(g, x: x, k: k, scratchLimit: limit, backend: backend)
-                    let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
-                    XCTAssertLessThan(err, 1e-5, "\(h)x\(w) \(padding) limit \(limit) \(backend)")
+            let scale = max(1, reference.scalars.map(abs).max() ?? 1)
+            for tile in WinogradTile.allCases {
+                // One chunk, and chunks of a few tiles.
+                for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
+                    for backend in GEMMBackend.availableHere {
+                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                        let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+                        // F(4×4)'s transform constants (up to 8 and 1/24) cost about a decimal digit.
+                        XCTAssertLessThan(err, (tile == .f2x2 ? 1e-6 : 4e-6) * scale,
+                                          "\(h)x\(w)x\(cin)->\(filters) \(padding) \(tile) limit \(limit) \(backend)")
+                    }
                 }
             }
         }
+    }
+
+    /// F(4×4) on FaceNet-like magnitudes and depth (K = 192): its larger transform constants
+    /// must stay well inside the golden tolerance.
+    func testLargeTileErrorOnDeepInput() throws {
+        let config = Conv2DConfig(filters: 16, kernel: (3, 3), padding: .same)
+        let x = randomTensor([1, 17, 17, 192], seed: 7, range: 0...4)
+        let k = randomTensor([3, 3, 192, 16], seed: 8, range: -0.1...0.1)
+        let g = Conv2DGeometry(config: config, batch: 1, height: 17, width: 17, channels: 192)
+        let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+        let scale = reference.scalars.map(abs).max() ?? 1
+        for tile in WinogradTile.allCases {
+            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
+            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+            // Measured: F(2×2) 1e-6, F(4×4) 4.6e-6 of the largest output.
+            XCTAssertLessThan(err / scale, tile == .f2x2 ? 2e-6 : 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
+        }
+    }
+
+    /// The variant chosen at load: F(4×4) with enough tiles per image, F(2×2) below that or
+    /// when the input size is not known.
+    func testTileChoice() {
+        guard Conv2DWinograd.forcedTile == nil else { return }
+        let config = Conv2DConfig(filters: 64, kernel: (3, 3), padding: .same)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: 17, width: 17), .f4x4)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: 8, width: 8), .f2x2)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: nil, width: 40), .f2x2)
     }
 
     /// Into a channel slice (ldc > filters) with an accumulating, scaled, activated epilogue.
@@ -251,14 +289,16 @@ final class WinogradTests: XCTestCase {
         let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let epilogue = Epilogue(alpha: 0.5, accumulate: true, scale: nil, shift: [0.1, -0.2, 0.3], activation: .relu)
-        let out = run(g, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
-        for r in 0..<g.rows {
-            for c in 0..<3 {
-                let expected = max(0, 1 + 0.5 * reference.scalars[r * 3 + c] + [0.1, -0.2, 0.3][c])
-                XCTAssertEqual(out[r * 5 + c], expected, accuracy: 1e-5)
+        for tile in WinogradTile.allCases {
+            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
+            for r in 0..<g.rows {
+                for c in 0..<3 {
+                    let expected = max(0, 1 + 0.5 * reference.scalars[r * 3 + c] + [0.1, -0.2, 0.3][c])
+                    XCTAssertEqual(out[r * 5 + c], expected, accuracy: 1e-5, "\(tile)")
+                }
+                XCTAssertEqual(out[r * 5 + 3], 1, "\(tile)")
+                XCTAssertEqual(out[r * 5 + 4], 1, "\(tile)")
             }
-            XCTAssertEqual(out[r * 5 + 3], 1)
-            XCTAssertEqual(out[r * 5 + 4], 1)
         }
     }
 }

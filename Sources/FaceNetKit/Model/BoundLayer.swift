@@ -1,9 +1,9 @@
 /// A layer with its weights checked and repacked for its kernel, once, at load.
 enum BoundOp: Sendable {
     case input
-    /// Kernel HWIO = (K × filters), the GEMM's B matrix, stored for the GEMM backend;
-    /// for 3×3 stride-1 convolutions also its Winograd transform (16 × inChannels × filters).
-    case conv2D(Conv2DConfig, kernel: GEMMWeights, bias: [Float]?, winograd: GEMMWeights?)
+    /// Kernel HWIO = (K × filters), the GEMM's B matrix, stored for the GEMM backend; for
+    /// 3×3 stride-1 convolutions with enough channels its Winograd transform instead.
+    case conv2D(Conv2DConfig, kernel: ConvWeights, bias: [Float]?)
     case batchNormalization(BatchNormFolded)
     case activation(ActivationFunction)
     case maxPooling2D(Pool2DConfig)
@@ -38,12 +38,19 @@ enum BoundOp: Sendable {
         case .conv2D(let c):
             let kernel = try weight("kernel")
             let inChannels = c.filters > 0 ? kernel.count / (c.kernel.height * c.kernel.width * c.filters) : 0
-            let winograd = Conv2DWinograd.worthwhile(config: c, inChannels: inChannels)
-                ? GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels, filters: c.filters),
-                              depth: inChannels, columns: c.filters, count: 16, backend: gemm) : nil
-            self = .conv2D(c, kernel: GEMMWeights(rowMajor: kernel, depth: kernel.count / max(c.filters, 1), columns: c.filters,
-                                                  backend: gemm),
-                           bias: c.useBias ? try weight("bias") : nil, winograd: winograd)
+            let packed: ConvWeights
+            if Conv2DWinograd.worthwhile(config: c, inChannels: inChannels) {
+                let sample = inputShapes.first ?? []  // (height, width, channels) per sample
+                let tile = Conv2DWinograd.tile(config: c, height: sample.count == 3 ? sample[0] : nil,
+                                               width: sample.count == 3 ? sample[1] : nil)
+                packed = .winograd(GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels,
+                                                                                        filters: c.filters, tile: tile),
+                                               depth: inChannels, columns: c.filters, count: tile.positions, backend: gemm), tile)
+            } else {
+                packed = .direct(GEMMWeights(rowMajor: kernel, depth: kernel.count / max(c.filters, 1), columns: c.filters,
+                                             backend: gemm))
+            }
+            self = .conv2D(c, kernel: packed, bias: c.useBias ? try weight("bias") : nil)
         case .dense(let d):
             let kernel = try weight("kernel")
             self = .dense(d, kernel: GEMMWeights(rowMajor: kernel, depth: kernel.count / max(d.units, 1), columns: d.units,

@@ -104,7 +104,7 @@ struct ExecutionPlan {
                 let bias: [Float]?
                 var epilogue = Epilogue()
                 switch op {
-                case .conv2D(let c, _, let b, _): (bias, epilogue.activation) = (b, c.activation)
+                case .conv2D(let c, _, let b): (bias, epilogue.activation) = (b, c.activation)
                 case .dense(let d, _, let b): (bias, epilogue.activation) = (b, d.activation)
                 default: bias = nil
                 }
@@ -148,9 +148,9 @@ struct ExecutionPlan {
                 if let residual { read(residual) }
                 read(input)
                 switch op {
-                case .conv2D(let c, _, _, let winograd):
+                case .conv2D(let c, let weights, _):
                     let g = Conv2DGeometry(config: c, batch: s[0], height: s[1], width: s[2], channels: s[3])
-                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g, winograd: winograd != nil))
+                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g, weights: weights))
                     steps.append(.conv(op: index, geometry: g, input: input, output: output, epilogue: epilogue, residual: residual))
                 default:
                     steps.append(.dense(op: index, batch: s[0], inFeatures: s[1], units: shape(node.name).last ?? 0,

@@ -14,8 +14,7 @@ public final class InferenceSession {
 
     /// A planned step with its buffers resolved to pointers.
     private enum Step {
-        /// `kernel` is the Winograd-transformed one when `winograd`.
-        case conv(kernel: GEMMWeights, winograd: Bool, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        case conv(weights: ConvWeights, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                   ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
         case dense(kernel: GEMMWeights, batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
@@ -100,8 +99,8 @@ public final class InferenceSession {
             flops.append(flop)
             switch step {
             case .conv(let op, let g, let input, let output, let epilogue, let residual):
-                guard case .conv2D(_, let kernel, _, let winograd) = model.ops[op] else { continue }
-                steps.append(.conv(kernel: winograd ?? kernel, winograd: winograd != nil, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
+                guard case .conv2D(_, let weights, _) = model.ops[op] else { continue }
+                steps.append(.conv(weights: weights, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
                                    epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
                 names.append(topology.layers[op].name)
             case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
@@ -246,16 +245,16 @@ public final class InferenceSession {
 
     private func execute(_ step: Step) {
         switch step {
-        case .conv(let kernel, let winograd, let g, let input, let output, let ldc, let epilogue, let residual):
+        case .conv(let weights, let g, let input, let output, let ldc, let epilogue, let residual):
             if let team, 2 * g.rows * g.filters * g.depth >= minimumParallelFlops {
-                convolveInParallel(team, g, input: input, kernel: kernel, winograd: winograd, output: output, ldc: ldc,
+                convolveInParallel(team, g, input: input, weights: weights, output: output, ldc: ldc,
                                    epilogue: epilogue, residual: residual)
                 return
             }
             if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut {
                 copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
             }
-            Conv2DKernel.run(g, input: input, kernel: kernel, winograd: winograd, output: output, ldc: ldc,
+            Conv2DKernel.run(g, input: input, weights: weights, output: output, ldc: ldc,
                              epilogue: epilogue, scratch: scratches.first)
         case .dense(let kernel, let batch, _, let units, let input, let output, let epilogue):
             DenseKernel.run(batch: batch, units: units, input: input, kernel: kernel, output: output, epilogue: epilogue)
@@ -278,7 +277,9 @@ public final class InferenceSession {
         var phase: Phase
         let g: Conv2DGeometry
         let input: UnsafePointer<Float>
+        /// The direct kernel, or the Winograd-transformed one when `tile` is set.
         let kernel: GEMMWeights
+        let tile: WinogradTile?
         let output: UnsafeMutablePointer<Float>
         let ldc: Int
         let epilogue: Epilogue
@@ -302,8 +303,9 @@ public final class InferenceSession {
                 Conv2DKernel.runColumns(g, columns: kernel.columnShare(part: part, parts: parts), input: input,
                                         kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
             case .winogradTiles:
-                guard let scratch else { return }
-                Conv2DWinograd.multiply(g, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g).total, part: part, parts: parts),
+                guard let scratch, let tile else { return }
+                Conv2DWinograd.multiply(g, tile: tile, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g, tile).total, part: part,
+                                                                               parts: parts),
                                         input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch,
                                         scratchLimit: Conv2DKernel.scratchLimit)
             case .epilogueRows:
@@ -316,12 +318,17 @@ public final class InferenceSession {
     /// One convolution shared by the team: by output rows (im2col, pointwise) or tiles
     /// (Winograd), or by filters for a pointwise GEMM with few rows.
     private func convolveInParallel(_ team: WorkerTeam, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
-                                    kernel: GEMMWeights, winograd: Bool, output: UnsafeMutablePointer<Float>,
+                                    weights: ConvWeights, output: UnsafeMutablePointer<Float>,
                                     ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
+        let (kernel, tile): (GEMMWeights, WinogradTile?)
+        switch weights {
+        case .direct(let direct): (kernel, tile) = (direct, nil)
+        case .winograd(let transformed, let variant): (kernel, tile) = (transformed, variant)
+        }
         scratches.withUnsafeBufferPointer { scratchList in
             // Pointwise-only sessions have no scratch: a placeholder, never read (scratchCount 0).
             guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<UnsafeMutablePointer<Float>>.alignment) else { return }
-            var job = ParallelConvolution(phase: .residual, g: g, input: input, kernel: kernel, output: output, ldc: ldc,
+            var job = ParallelConvolution(phase: .residual, g: g, input: input, kernel: kernel, tile: tile, output: output, ldc: ldc,
                                           epilogue: epilogue, residual: residual, scratches: scratchBase,
                                           scratchCount: scratchList.count)
             let task: WorkerTeam.Task = { context, part, parts in
@@ -332,7 +339,7 @@ public final class InferenceSession {
                 withUnsafePointer(to: &job) { team.run(task, context: UnsafeRawPointer($0)) }
             }
             if let (shortcut, _) = residual, UnsafePointer(output) != shortcut { runPhase(.residual) }
-            if winograd {
+            if tile != nil {
                 runPhase(.winogradTiles)
                 runPhase(.epilogueRows)
             } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {

@@ -47,7 +47,17 @@ struct Conv2DGeometry: Sendable, Equatable {
     static let cacheFloats = Int(ProcessInfo.processInfo.environment["FACENET_IM2COL_FLOATS"] ?? "") ?? 65_536
 }
 
-/// The two fast paths of Conv2D, each ending in the fused epilogue. The output rows may be
+/// A convolution's weights as its fast path reads them, packed once at load.
+enum ConvWeights: Sendable {
+    /// HWIO as one (kernelHeight·kernelWidth·inChannels × filters) GEMM operand: pointwise,
+    /// implicit-GEMM and im2col convolutions.
+    case direct(GEMMWeights)
+    /// The Winograd-transformed kernel: `tile.positions` matrices of (inChannels × filters).
+    /// The direct kernel is not kept: every 3×3 stride-1 call can take this path.
+    case winograd(GEMMWeights, WinogradTile)
+}
+
+/// The fast paths of Conv2D, each ending in the fused epilogue. The output rows may be
 /// `ldc` floats apart (a channel slice of a concatenation).
 enum Conv2DKernel {
     /// Upper bound on the im2col scratch, in floats (16 MiB): big enough for GEMMs of a
@@ -55,25 +65,23 @@ enum Conv2DKernel {
     static let scratchLimit = 4 << 20
 
     /// Floats of scratch this geometry needs (0 for pointwise).
-    static func scratchCount(_ g: Conv2DGeometry, winograd: Bool = false) -> Int {
-        if winograd { return Conv2DWinograd.scratchCount(g, scratchLimit: scratchLimit) }
+    static func scratchCount(_ g: Conv2DGeometry, weights: ConvWeights) -> Int {
+        if case .winograd(_, let tile) = weights { return Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit) }
         return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
     }
 
-    /// Runs the convolution. `kernel` is the HWIO kernel as a (K × filters) GEMM operand, or
-    /// with `winograd` its F(2×2, 3×3) transform.
-    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, kernel: GEMMWeights, winograd: Bool = false,
+    /// Runs the convolution with its weights on their path.
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: ConvWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                     scratch: UnsafeMutablePointer<Float>?) {
-        if winograd {
+        switch weights {
+        case .winograd(let u, let tile):
             guard let scratch else { return }
-            Conv2DWinograd.multiply(g, tiles: 0..<Conv2DWinograd.tiles(g).total, input: input, u: kernel, output: output,
-                                    ldc: ldc, epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
-        } else {
+            Conv2DWinograd.run(g, tile: tile, input: input, u: u, output: output, ldc: ldc, epilogue: epilogue,
+                               scratch: scratch, scratchLimit: scratchLimit)
+        case .direct(let kernel):
             runRows(g, rows: 0..<g.rows, input: input, kernel: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
-            return
         }
-        epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
 
     /// The GEMM paths (pointwise, implicit im2col or im2col) and the epilogue for output rows `rows` only, so

@@ -1,12 +1,43 @@
 import Foundation
 
-/// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (`same` or `valid` padding):
-/// 16 multiplies per 2×2 outputs and channel pair instead of 36, so 2.25× fewer FLOPs.
+/// The Winograd variants, by output tile size.
+enum WinogradTile: Int, Sendable, CaseIterable {
+    /// F(2×2, 3×3): 4×4 input tiles, 16 positions, 2.25× fewer multiplies.
+    case f2x2 = 2
+    /// F(4×4, 3×3): 6×6 input tiles, 36 positions, 4× fewer multiplies.
+    case f4x4 = 4
+
+    var outputSize: Int { rawValue }
+    /// Input tile side: the output tile plus the 3×3 kernel's overhang.
+    var span: Int { rawValue + 2 }
+    /// Points of the transform: GEMMs per chunk of tiles.
+    var positions: Int { span * span }
+}
+
+/// One Winograd variant F(m×m, 3×3) as its three transforms (`WinogradF2x2`, `WinogradF4x4`).
+/// A tile's span = m + 2 input rows and columns; positions are span² in row-major order.
+protocol WinogradTransform {
+    static var outputSize: Int { get }
+    /// G (span × 3) times one column or row of three kernel values; `store(i, value)` takes
+    /// the span results. U = G g Gᵀ is this on g's columns, then on the rows of G g.
+    static func kernelLine(_ g0: Double, _ g1: Double, _ g2: Double, into store: (Int, Double) -> Void)
+    /// V = Bᵀ d B of one tile: `taps[i·span + j]` points at the `channels` floats of patch
+    /// pixel (i, j) (or at zeros); position ξ of channel c goes to `v[ξ·stride + c]`.
+    static func transformInput(taps: UnsafePointer<UnsafePointer<Float>>, channels: Int,
+                               into v: UnsafeMutablePointer<Float>, stride: Int)
+    /// Y = alpha · Aᵀ M A of one tile (added to Y when `accumulate`): position ξ of filter co
+    /// is `m[ξ·plane + co]`; output (r, c) goes to `y[r·m + c]`, for r < rows, c < columns only.
+    static func transformOutput(m: UnsafePointer<Float>, plane: Int, filters: Int,
+                                into y: UnsafePointer<UnsafeMutablePointer<Float>>, rows: Int, columns: Int,
+                                alpha: Float, accumulate: Bool)
+}
+
+/// Winograd convolution for 3×3 stride-1 convolutions (`same` or `valid` padding).
 ///
-/// Per chunk of 2×2 output tiles: each 4×4 input patch d (zero outside the image) becomes
-/// V = Bᵀ d B; then 16 GEMMs, one per position ξ of the 4×4 transform,
+/// Per chunk of m×m output tiles: each span×span input patch d (zero outside the image)
+/// becomes V = Bᵀ d B; then one GEMM per position ξ of the transform,
 /// M[ξ] (tiles × filters) = V[ξ] (tiles × inChannels) · U[ξ] (inChannels × filters);
-/// then Y = Aᵀ M A gives the 2×2 outputs. U = G g Gᵀ is computed once at load.
+/// then Y = Aᵀ M A gives the m×m outputs. U = G g Gᵀ is computed once at load.
 enum Conv2DWinograd {
     /// Whether this convolution can run here.
     static func applies(to g: Conv2DGeometry) -> Bool {
@@ -14,7 +45,7 @@ enum Conv2DWinograd {
     }
 
     /// Whether to precompute the transform for a layer: 3×3 stride 1 with enough channels
-    /// for the 16 GEMMs (K = inChannels, N = filters) to run well and the transforms to stay
+    /// for the GEMMs (K = inChannels, N = filters) to run well and the transforms to stay
     /// cheap next to them. Measured on FaceNet (Docs/performance.md): 32→64 and wider win
     /// (1.3–2.8× per layer), 32→32 loses or breaks even.
     static func worthwhile(config: Conv2DConfig, inChannels: Int) -> Bool {
@@ -24,51 +55,74 @@ enum Conv2DWinograd {
     static let minimumFilters = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_FILTERS"] ?? "") ?? 64
     /// `FACENET_WINOGRAD=0` in the environment turns the Winograd path off, for comparisons.
     static let enabled = ProcessInfo.processInfo.environment["FACENET_WINOGRAD"] != "0"
+    /// `FACENET_WINOGRAD_TILE=2` or `4` forces that variant on every Winograd layer.
+    static let forcedTile = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_TILE"] ?? "").flatMap(WinogradTile.init)
+    /// F(4×4) tiles per image from which F(4×4) is chosen: its transformed kernel is 2.25×
+    /// larger, so with few tiles per GEMM (Mixed_7a's 8×8 at batch 1: 4) reading it costs
+    /// more than the multiplies it saves.
+    static let minimumLargeTiles = 16
 
-    static func tiles(_ g: Conv2DGeometry) -> (rows: Int, columns: Int, total: Int) {
-        let rows = (g.outHeight + 1) / 2, columns = (g.outWidth + 1) / 2
+    /// The variant for a layer whose input is `height` × `width` (nil: not known at load).
+    static func tile(config: Conv2DConfig, height: Int?, width: Int?) -> WinogradTile {
+        if let forcedTile { return forcedTile }
+        guard let height, let width else { return .f2x2 }
+        let outHeight = convolvedSize(height, kernel: 3, stride: 1, padding: config.padding)
+        let outWidth = convolvedSize(width, kernel: 3, stride: 1, padding: config.padding)
+        return ((outHeight + 3) / 4) * ((outWidth + 3) / 4) >= minimumLargeTiles ? .f4x4 : .f2x2
+    }
+
+    static func tiles(_ g: Conv2DGeometry, _ tile: WinogradTile) -> (rows: Int, columns: Int, total: Int) {
+        let m = tile.outputSize
+        let rows = (g.outHeight + m - 1) / m, columns = (g.outWidth + m - 1) / m
         return (rows, columns, g.batch * rows * columns)
     }
 
-    /// Tiles per chunk so V and M stay under `scratchLimit` floats.
-    static func tilesPerChunk(_ g: Conv2DGeometry, scratchLimit: Int) -> Int {
-        max(1, min(tiles(g).total, scratchLimit / (16 * (g.inChannels + g.filters))))
+    /// Tiles per chunk: V and M of a chunk (`perTile` floats each tile) near `cacheFloats`, so
+    /// the GEMMs and the output transform find them in L2, but at least `minimumChunkTiles`,
+    /// so each pass over U (all positions' weights) serves enough rows; never over `scratchLimit`.
+    static func tilesPerChunk(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int) -> Int {
+        let perTile = tile.positions * (g.inChannels + g.filters)
+        return max(1, min(tiles(g, tile).total, scratchLimit / perTile, max(minimumChunkTiles, cacheFloats / perTile)))
+    }
+    /// `FACENET_WINOGRAD_FLOATS` and `FACENET_WINOGRAD_MIN_TILES` override these, for measuring.
+    static let cacheFloats = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_FLOATS"] ?? "") ?? 262_144
+    static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_TILES"] ?? "") ?? 48
+
+    static func scratchCount(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int) -> Int {
+        tile.positions * tilesPerChunk(g, tile, scratchLimit: scratchLimit) * (g.inChannels + g.filters) + g.inChannels
     }
 
-    static func scratchCount(_ g: Conv2DGeometry, scratchLimit: Int) -> Int {
-        16 * tilesPerChunk(g, scratchLimit: scratchLimit) * (g.inChannels + g.filters) + g.inChannels
+    /// U = G g Gᵀ for every (input channel, filter): `tile.positions` matrices of
+    /// (inChannels × filters), position-major, from an HWIO 3×3 kernel.
+    static func transformKernel(_ kernel: [Float], inChannels: Int, filters: Int, tile: WinogradTile) -> [Float] {
+        switch tile {
+        case .f2x2: transformKernel(WinogradF2x2.self, kernel, inChannels: inChannels, filters: filters)
+        case .f4x4: transformKernel(WinogradF4x4.self, kernel, inChannels: inChannels, filters: filters)
+        }
     }
 
-    /// U = G g Gᵀ for every (input channel, filter): 16 matrices of (inChannels × filters),
-    /// position-major, from an HWIO 3×3 kernel.
-    static func transformKernel(_ kernel: [Float], inChannels: Int, filters: Int) -> [Float] {
-        var u = [Float](repeating: 0, count: 16 * inChannels * filters)
+    private static func transformKernel<T: WinogradTransform>(_: T.Type, _ kernel: [Float], inChannels: Int, filters: Int) -> [Float] {
+        let span = T.outputSize + 2
+        var u = [Float](repeating: 0, count: span * span * inChannels * filters)
         let plane = inChannels * filters
-        // In Double, on locals only (no per-pair arrays: this runs ~10⁵ times per model load).
-        u.withUnsafeMutableBufferPointer { out in
-            kernel.withUnsafeBufferPointer { k in
-                guard let out = out.baseAddress, let k = k.baseAddress else { return }
-                for ci in 0..<inChannels {
-                    for co in 0..<filters {
-                        func tap(_ kh: Int, _ kw: Int) -> Double { Double(k[((kh * 3 + kw) * inChannels + ci) * filters + co]) }
-                        // G g: 4×3, column by column.
-                        func column(_ c: Int) -> (Double, Double, Double, Double) {
-                            let g0 = tap(0, c), g1 = tap(1, c), g2 = tap(2, c)
-                            return (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2)
-                        }
-                        let c0 = column(0), c1 = column(1), c2 = column(2)
-                        // (G g) Gᵀ: row r of G g times Gᵀ.
-                        func store(_ r: Int, _ a: Double, _ b: Double, _ c: Double) {
+        // In Double, with G g in one stack buffer (no per-pair arrays: this runs ~10⁵ times per model load).
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: span * 3) { gg in
+            u.withUnsafeMutableBufferPointer { out in
+                kernel.withUnsafeBufferPointer { k in
+                    guard let out = out.baseAddress, let k = k.baseAddress, let gg = gg.baseAddress else { return }
+                    for ci in 0..<inChannels {
+                        for co in 0..<filters {
+                            func tap(_ kh: Int, _ kw: Int) -> Double { Double(k[((kh * 3 + kw) * inChannels + ci) * filters + co]) }
+                            for kw in 0..<3 {
+                                T.kernelLine(tap(0, kw), tap(1, kw), tap(2, kw)) { r, value in gg[r * 3 + kw] = value }
+                            }
                             let base = out + ci * filters + co
-                            base[(r * 4 + 0) * plane] = Float(a)
-                            base[(r * 4 + 1) * plane] = Float((a + b + c) / 2)
-                            base[(r * 4 + 2) * plane] = Float((a - b + c) / 2)
-                            base[(r * 4 + 3) * plane] = Float(c)
+                            for r in 0..<span {
+                                T.kernelLine(gg[r * 3], gg[r * 3 + 1], gg[r * 3 + 2]) { s, value in
+                                    base[(r * span + s) * plane] = Float(value)
+                                }
+                            }
                         }
-                        store(0, c0.0, c1.0, c2.0)
-                        store(1, c0.1, c1.1, c2.1)
-                        store(2, c0.2, c1.2, c2.2)
-                        store(3, c0.3, c1.3, c2.3)
                     }
                 }
             }
@@ -76,129 +130,118 @@ enum Conv2DWinograd {
         return u
     }
 
-    /// Runs the convolution with transformed weights `u` (16 matrices of inChannels × filters);
-    /// output rows `ldc` floats apart.
-    /// `scratch` holds `scratchCount` floats.
-    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, u: GEMMWeights,
+    /// Runs the convolution with transformed weights `u` (`tile.positions` matrices of
+    /// inChannels × filters); output rows `ldc` floats apart. `scratch` holds `scratchCount` floats.
+    static func run(_ g: Conv2DGeometry, tile: WinogradTile, input: UnsafePointer<Float>, u: GEMMWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                     scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
-        multiply(g, tiles: 0..<tiles(g).total, input: input, u: u, output: output, ldc: ldc, epilogue: epilogue,
-                 scratch: scratch, scratchLimit: scratchLimit)
+        multiply(g, tile: tile, tiles: 0..<tiles(g, tile).total, input: input, u: u, output: output, ldc: ldc,
+                 epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
         epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
 
     /// The transforms and GEMMs for the tiles in `tileRange` (alpha and accumulation
     /// applied, not the rest of the epilogue): threads share a convolution by tiles.
-    static func multiply(_ g: Conv2DGeometry, tiles tileRange: Range<Int>, input: UnsafePointer<Float>, u: GEMMWeights,
-                         output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+    static func multiply(_ g: Conv2DGeometry, tile: WinogradTile, tiles tileRange: Range<Int>, input: UnsafePointer<Float>,
+                         u: GEMMWeights, output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                          scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
-        let (tileRows, tileColumns, _) = tiles(g)
+        switch tile {
+        case .f2x2:
+            multiply(WinogradF2x2.self, g, tile: tile, tiles: tileRange, input: input, u: u, output: output, ldc: ldc,
+                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+        case .f4x4:
+            multiply(WinogradF4x4.self, g, tile: tile, tiles: tileRange, input: input, u: u, output: output, ldc: ldc,
+                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+        }
+    }
+
+    private static func multiply<T: WinogradTransform>(_: T.Type, _ g: Conv2DGeometry, tile: WinogradTile, tiles tileRange: Range<Int>,
+                                                       input: UnsafePointer<Float>, u: GEMMWeights,
+                                                       output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+                                                       scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
+        let m = tile.outputSize, span = tile.span, positions = tile.positions
+        let (tileRows, tileColumns, _) = tiles(g, tile)
         let total = tileRange.upperBound
-        let chunk = tilesPerChunk(g, scratchLimit: scratchLimit)
+        let chunk = tilesPerChunk(g, tile, scratchLimit: scratchLimit)
         let cin = g.inChannels, cout = g.filters
-        let v = scratch, m = scratch + 16 * chunk * cin
-        let zeros = m + 16 * chunk * cout  // one pixel of zeros, for taps outside the image
+        let v = scratch, transformed = scratch + positions * chunk * cin
+        let zeros = transformed + positions * chunk * cout  // one pixel of zeros, for taps outside the image
         zeros.initialize(repeating: 0, count: cin)
-        // The 16 tap pointers of a patch live in a tuple: on the stack, no allocation.
-        let zero = UnsafePointer(zeros)
-        var tapStorage = (zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero)
-        withUnsafeMutableBytes(of: &tapStorage) { raw in
-            guard let base = raw.baseAddress else { return }
-            let taps = base.assumingMemoryBound(to: UnsafePointer<Float>.self)
-            var first = tileRange.lowerBound
-            while first < total {
-                let count = min(chunk, total - first)
-                // Input transform of each tile's 4×4 patch, channels innermost.
-                for t in 0..<count {
-                    let tile = first + t
-                    let n = tile / (tileRows * tileColumns)
-                    let rest = tile - n * tileRows * tileColumns
-                    let ty = rest / tileColumns, tx = rest - (rest / tileColumns) * tileColumns
-                    let image = input + n * g.inHeight * g.inWidth * cin
-                    for i in 0..<4 {
-                        let ih = ty * 2 - g.padTop + i
-                        for j in 0..<4 {
-                            let iw = tx * 2 - g.padLeft + j
-                            let inside = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth
-                            taps[i * 4 + j] = inside ? image + (ih * g.inWidth + iw) * cin : UnsafePointer(zeros)
+        // Pointer tables of at most 36 taps and 16 outputs: on the stack, no allocation.
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { tapBuffer in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 16) { outputBuffer in
+                guard let taps = tapBuffer.baseAddress, let outputs = outputBuffer.baseAddress else { return }
+                var first = tileRange.lowerBound
+                while first < total {
+                    let count = min(chunk, total - first)
+                    for t in 0..<count {
+                        let tileIndex = first + t
+                        let n = tileIndex / (tileRows * tileColumns)
+                        let rest = tileIndex - n * tileRows * tileColumns
+                        let ty = rest / tileColumns, tx = rest - ty * tileColumns
+                        let image = input + n * g.inHeight * g.inWidth * cin
+                        for i in 0..<span {
+                            let ih = ty * m - g.padTop + i
+                            for j in 0..<span {
+                                let iw = tx * m - g.padLeft + j
+                                let inside = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth
+                                taps[i * span + j] = inside ? image + (ih * g.inWidth + iw) * cin : UnsafePointer(zeros)
+                            }
                         }
+                        T.transformInput(taps: taps, channels: cin, into: v + t * cin, stride: count * cin)
                     }
-                    let stride = count * cin
-                    let base = v + t * cin
-                    for c in 0..<cin {
-                        // Bᵀ d: rows.
-                        let d00 = taps[0][c], d01 = taps[1][c], d02 = taps[2][c], d03 = taps[3][c]
-                        let d10 = taps[4][c], d11 = taps[5][c], d12 = taps[6][c], d13 = taps[7][c]
-                        let d20 = taps[8][c], d21 = taps[9][c], d22 = taps[10][c], d23 = taps[11][c]
-                        let d30 = taps[12][c], d31 = taps[13][c], d32 = taps[14][c], d33 = taps[15][c]
-                        let t00 = d00 - d20, t01 = d01 - d21, t02 = d02 - d22, t03 = d03 - d23
-                        let t10 = d10 + d20, t11 = d11 + d21, t12 = d12 + d22, t13 = d13 + d23
-                        let t20 = d20 - d10, t21 = d21 - d11, t22 = d22 - d12, t23 = d23 - d13
-                        let t30 = d10 - d30, t31 = d11 - d31, t32 = d12 - d32, t33 = d13 - d33
-                        // (Bᵀ d) B: columns.
-                        base[c] = t00 - t02
-                        base[stride + c] = t01 + t02
-                        base[2 * stride + c] = t02 - t01
-                        base[3 * stride + c] = t01 - t03
-                        base[4 * stride + c] = t10 - t12
-                        base[5 * stride + c] = t11 + t12
-                        base[6 * stride + c] = t12 - t11
-                        base[7 * stride + c] = t11 - t13
-                        base[8 * stride + c] = t20 - t22
-                        base[9 * stride + c] = t21 + t22
-                        base[10 * stride + c] = t22 - t21
-                        base[11 * stride + c] = t21 - t23
-                        base[12 * stride + c] = t30 - t32
-                        base[13 * stride + c] = t31 + t32
-                        base[14 * stride + c] = t32 - t31
-                        base[15 * stride + c] = t31 - t33
+                    for xi in 0..<positions {
+                        u.multiply(matrix: xi, m: count, a: v + xi * count * cin, c: transformed + xi * count * cout, ldc: cout)
                     }
-                }
-                for xi in 0..<16 {
-                    u.multiply(matrix: xi, m: count, a: v + xi * count * cin, c: m + xi * count * cout, ldc: cout)
-                }
-                // Output transform, written to the 2×2 outputs that exist.
-                let plane = count * cout
-                for t in 0..<count {
-                    let tile = first + t
-                    let n = tile / (tileRows * tileColumns)
-                    let rest = tile - n * tileRows * tileColumns
-                    let ty = rest / tileColumns, tx = rest - (rest / tileColumns) * tileColumns
-                    let oh = ty * 2, ow = tx * 2
-                    let rowBase = (n * g.outHeight + oh) * g.outWidth + ow
-                    let down = oh + 1 < g.outHeight, right = ow + 1 < g.outWidth
-                    let y00 = output + rowBase * ldc
-                    let y01 = output + (rowBase + 1) * ldc
-                    let y10 = output + (rowBase + g.outWidth) * ldc
-                    let y11 = output + (rowBase + g.outWidth + 1) * ldc
-                    let mt = m + t * cout
-                    let alpha = epilogue.alpha
-                    for co in 0..<cout {
-                        let m00 = mt[co], m01 = mt[plane + co], m02 = mt[2 * plane + co], m03 = mt[3 * plane + co]
-                        let m10 = mt[4 * plane + co], m11 = mt[5 * plane + co], m12 = mt[6 * plane + co], m13 = mt[7 * plane + co]
-                        let m20 = mt[8 * plane + co], m21 = mt[9 * plane + co], m22 = mt[10 * plane + co], m23 = mt[11 * plane + co]
-                        let m30 = mt[12 * plane + co], m31 = mt[13 * plane + co], m32 = mt[14 * plane + co], m33 = mt[15 * plane + co]
-                        // Aᵀ m: 2×4.
-                        let a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23
-                        let b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33
-                        // (Aᵀ m) A: 2×2.
-                        let o00 = alpha * (a0 + a1 + a2), o01 = alpha * (a1 - a2 - a3)
-                        let o10 = alpha * (b0 + b1 + b2), o11 = alpha * (b1 - b2 - b3)
-                        if epilogue.accumulate {
-                            y00[co] += o00
-                            if right { y01[co] += o01 }
-                            if down { y10[co] += o10 }
-                            if down && right { y11[co] += o11 }
-                        } else {
-                            y00[co] = o00
-                            if right { y01[co] = o01 }
-                            if down { y10[co] = o10 }
-                            if down && right { y11[co] = o11 }
+                    // Output transform, written to the outputs of each tile that exist.
+                    for t in 0..<count {
+                        let tileIndex = first + t
+                        let n = tileIndex / (tileRows * tileColumns)
+                        let rest = tileIndex - n * tileRows * tileColumns
+                        let ty = rest / tileColumns, tx = rest - ty * tileColumns
+                        let oh = ty * m, ow = tx * m
+                        let rows = min(m, g.outHeight - oh), columns = min(m, g.outWidth - ow)
+                        let corner = output + ((n * g.outHeight + oh) * g.outWidth + ow) * ldc
+                        for r in 0..<rows {
+                            for c in 0..<columns { outputs[r * m + c] = corner + (r * g.outWidth + c) * ldc }
                         }
+                        T.transformOutput(m: transformed + t * cout, plane: count * cout, filters: cout, into: outputs,
+                                          rows: rows, columns: columns, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
                     }
+                    first += count
                 }
-                first += count
             }
         }
     }
+}
+
+/// Calls `body(first, lanes)` for each group of up to 8 consecutive values of `count`:
+/// the transforms work on 8 channels at a time, the last group partial.
+@inline(__always)
+func forEachLaneGroup(_ count: Int, _ body: (Int, Int) -> Void) {
+    var first = 0
+    while first < count {
+        body(first, min(8, count - first))
+        first += 8
+    }
+}
+
+@inline(__always)
+func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var v = SIMD8<Float>()
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
+}
+
+@inline(__always)
+func storeLanes(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 8 { return UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+    for i in 0..<lanes { p[i] = v[i] }
+}
+
+/// Stores `v` at `p`, or adds it to what is there when `accumulate` (a residual sum).
+@inline(__always)
+func writeOutput(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int, _ accumulate: Bool) {
+    storeLanes(accumulate ? v + loadLanes(p, lanes) : v, p, lanes)
 }
