@@ -49,11 +49,12 @@ final class LayerKernelTests: XCTestCase {
     /// im2col in several chunks gives the same result as one chunk and as the reference.
     /// Valid-padding convolutions wide enough for the implicit-im2col GEMM (patches read in
     /// place): strides 1 and 2, non-square kernels, runs shorter and longer than the 256
-    /// depth block, full and partial filter panels, shared by 2 threads by output rows.
+    /// depth block, full and partial filter panels, shared by 2 threads by output rows (fewer
+    /// than 32 filters where 3×3 stride 1, which would go to Winograd).
     func testImplicitGEMMMatchesReference() throws {
         let cases: [([Int], (Int, Int), (Int, Int), Int)] = [
             ([15, 17, 3], (3, 3), (1, 1), 10), ([16, 30, 5], (3, 3), (2, 2), 16), ([9, 20, 9], (1, 7), (1, 1), 20),
-            ([20, 14, 12], (7, 1), (1, 1), 33), ([8, 16, 100], (3, 3), (1, 1), 32), ([7, 27, 40], (3, 3), (2, 2), 17),
+            ([20, 14, 12], (7, 1), (1, 1), 33), ([8, 16, 100], (3, 3), (1, 1), 31), ([7, 27, 40], (3, 3), (2, 2), 17),
         ]
         for (i, (shape, kernel, strides, filters)) in cases.enumerated() {
             let config = Conv2DConfig(filters: filters, kernel: kernel, strides: strides, padding: .valid, useBias: true,

@@ -46,13 +46,13 @@ enum Conv2DWinograd {
 
     /// Whether to precompute the transform for a layer: 3×3 stride 1 with enough channels
     /// for the GEMMs (K = inChannels, N = filters) to run well and the transforms to stay
-    /// cheap next to them. Measured on FaceNet (Docs/performance.md): 32→64 and wider win
-    /// (1.3–2.8× per layer), 32→32 loses or breaks even.
+    /// cheap next to them. Measured on FaceNet (Docs/performance.md): with the vector
+    /// transforms 32→32 wins too (1.25× per layer); MTCNN's 10→16 and 16→32 stay direct.
     static func worthwhile(config: Conv2DConfig, inChannels: Int) -> Bool {
         enabled && config.kernel == (3, 3) && config.strides == (1, 1) && inChannels >= 32 && config.filters >= minimumFilters
     }
     /// `FACENET_WINOGRAD_MIN_FILTERS` overrides the filter threshold, for measuring it.
-    static let minimumFilters = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_FILTERS"] ?? "") ?? 64
+    static let minimumFilters = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_FILTERS"] ?? "") ?? 32
     /// `FACENET_WINOGRAD=0` in the environment turns the Winograd path off, for comparisons.
     static let enabled = ProcessInfo.processInfo.environment["FACENET_WINOGRAD"] != "0"
     /// `FACENET_WINOGRAD_TILE=2` or `4` forces that variant on every Winograd layer.
