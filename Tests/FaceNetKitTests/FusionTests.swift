@@ -143,6 +143,34 @@ final class ThreadingTests: XCTestCase {
         }
     }
 
+    /// 1×7 then 7×1 convolutions (Block17's pair) on F(2, 7), split by tiles, against the reference.
+    func testThreadedOneDimensionalWinogradMatchesReference() throws {
+        let layers = [
+            LayerNode(name: "row", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 40, kernel: (1, 7), padding: .same, useBias: true)), inputs: ["input"]),
+            LayerNode(name: "act", className: "Activation", kind: .activation(.relu), inputs: ["row"]),
+            LayerNode(name: "column", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 36, kernel: (7, 1), padding: .same, useBias: true)), inputs: ["act"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "row": ["kernel": randomTensor([1, 7, 48, 40], seed: 1, range: -0.1...0.1), "bias": randomTensor([40], seed: 2)],
+            "column": ["kernel": randomTensor([7, 1, 40, 36], seed: 3, range: -0.1...0.1), "bias": randomTensor([36], seed: 4)],
+        ]
+        let (model, topology, loaded) = try makeModel(inputShape: [9, 11, 48], layers: layers, weights: weights)
+        if Conv2DWinograd.enabled && Conv2DWinograd.oneDimensional {
+            guard case .conv2D(_, .winograd(_, .rowF2x7), _)? = model.ops.dropFirst().first,
+                  case .conv2D(_, .winograd(_, .columnF2x7), _)? = model.ops.last else {
+                return XCTFail("the 1×7 and 7×1 convs should run as F(2, 7)")
+            }
+        }
+        let x = randomTensor([3, 9, 11, 48], seed: 5)
+        let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
+                                                            outputs: ["column"])["column"])
+        let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["column"], fusion: true,
+                                           threads: 2, minimumParallelFlops: 0)
+        XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(session.run(["input": x])["column"]), reference), 1e-4)
+    }
+
     /// Winograd convolutions (64+ channels) split by tiles, with a residual epilogue.
     func testThreadedWinogradAndResidualMatchReference() throws {
         let layers = [

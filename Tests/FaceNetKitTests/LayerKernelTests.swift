@@ -206,7 +206,7 @@ final class LayerKernelTests: XCTestCase {
     }
 }
 
-/// Winograd F(2×2, 3×3) and F(4×4, 3×3) against the direct reference.
+/// Winograd F(2×2, 3×3), F(4×4, 3×3) and F(2, 7) (1×7, 7×1) against the direct reference.
 final class WinogradTests: XCTestCase {
     /// Runs with the panel GEMM where this CPU has it (else OpenBLAS), or with `backend`.
     private func run(_ g: Conv2DGeometry, tile: WinogradTile, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
@@ -241,7 +241,7 @@ final class WinogradTests: XCTestCase {
             let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: cin)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
             let scale = max(1, reference.scalars.map(abs).max() ?? 1)
-            for tile in WinogradTile.allCases {
+            for tile in WinogradTile.allCases where tile.kernel == (3, 3) {
                 // One chunk, and chunks of a few tiles.
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
                     for backend in GEMMBackend.availableHere {
@@ -250,6 +250,31 @@ final class WinogradTests: XCTestCase {
                         // F(4×4)'s transform constants (up to 8 and 1/24) cost about a decimal digit.
                         XCTAssertLessThan(err, (tile == .f2x2 ? 1e-6 : 4e-6) * scale,
                                           "\(h)x\(w)x\(cin)->\(filters) \(padding) \(tile) limit \(limit) \(backend)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// F(2, 7) along rows (1×7) and columns (7×1): sizes that leave a partial tile at the end
+    /// of a row or column, both paddings, channel counts off the 8-lane groups.
+    func testOneDimensionalMatchesReference() throws {
+        let cases: [(Int, Int, Padding, Int, Int)] = [(8, 8, .same, 8, 16), (9, 7, .same, 5, 12), (7, 11, .valid, 9, 3),
+                                                      (11, 7, .valid, 17, 8), (3, 4, .same, 4, 5)]
+        for (i, (h, w, padding, cin, filters)) in cases.enumerated() {
+            for tile in [WinogradTile.rowF2x7, .columnF2x7] {
+                let config = Conv2DConfig(filters: filters, kernel: tile.kernel, padding: padding)
+                let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: cin)
+                guard g.outHeight > 0, g.outWidth > 0 else { continue }
+                let x = randomTensor([2, h, w, cin], seed: UInt64(40 + i))
+                let k = randomTensor([tile.kernel.height, tile.kernel.width, cin, filters], seed: UInt64(60 + i))
+                let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+                let scale = max(1, reference.scalars.map(abs).max() ?? 1)
+                for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
+                    for backend in GEMMBackend.availableHere {
+                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                        let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
+                        XCTAssertLessThan(err, 4e-6 * scale, "\(h)x\(w)x\(cin)->\(filters) \(padding) \(tile) limit \(limit) \(backend)")
                     }
                 }
             }
@@ -265,32 +290,54 @@ final class WinogradTests: XCTestCase {
         let g = Conv2DGeometry(config: config, batch: 1, height: 17, width: 17, channels: 192)
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let scale = reference.scalars.map(abs).max() ?? 1
-        for tile in WinogradTile.allCases {
+        for tile in [WinogradTile.f2x2, .f4x4] {
             let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
             let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
             // Measured: F(2×2) 1e-6, F(4×4) 4.6e-6 of the largest output.
             XCTAssertLessThan(err / scale, tile == .f2x2 ? 2e-6 : 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
+        }
+        // F(2, 7) on Block17's shape (8×8×128, K = 896).
+        for tile in [WinogradTile.rowF2x7, .columnF2x7] {
+            let config = Conv2DConfig(filters: 16, kernel: tile.kernel, padding: .same)
+            let x = randomTensor([1, 8, 8, 128], seed: 9, range: 0...4)
+            let k = randomTensor([tile.kernel.height, tile.kernel.width, 128, 16], seed: 10, range: -0.1...0.1)
+            let g = Conv2DGeometry(config: config, batch: 1, height: 8, width: 8, channels: 128)
+            let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+            let scale = reference.scalars.map(abs).max() ?? 1
+            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
+                                       reference)
+            XCTAssertLessThan(err / scale, 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
         }
     }
 
     /// The variant chosen at load: F(4×4) with enough tiles per image, F(2×2) below that or
     /// when the input size is not known.
     func testTileChoice() {
-        guard Conv2DWinograd.forcedTile == nil else { return }
+        guard Conv2DWinograd.forcedTile == nil, Conv2DWinograd.enabled, Conv2DWinograd.oneDimensional else { return }
         let config = Conv2DConfig(filters: 64, kernel: (3, 3), padding: .same)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: 17, width: 17), .f4x4)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: 8, width: 8), .f2x2)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, height: nil, width: 40), .f2x2)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 17, width: 17), .f4x4)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 8, width: 8), .f2x2)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: nil, width: 40), .f2x2)
+        XCTAssertNil(Conv2DWinograd.tile(config: config, inChannels: 16, height: 17, width: 17), "too few input channels")
+        XCTAssertNil(Conv2DWinograd.tile(config: Conv2DConfig(filters: 64, kernel: (3, 3), strides: (2, 2), padding: .valid),
+                                         inChannels: 32, height: 17, width: 17), "stride 2")
+        XCTAssertEqual(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (1, 7), padding: .same),
+                                           inChannels: 128, height: 8, width: 8), .rowF2x7)
+        XCTAssertEqual(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (7, 1), padding: .same),
+                                           inChannels: 128, height: 8, width: 8), .columnF2x7)
+        XCTAssertNil(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (1, 3), padding: .same),
+                                         inChannels: 128, height: 8, width: 8), "1×3 stays direct")
     }
 
     /// Into a channel slice (ldc > filters) with an accumulating, scaled, activated epilogue.
     func testSliceAndEpilogue() throws {
-        let config = Conv2DConfig(filters: 3, kernel: (3, 3), padding: .same)
-        let x = randomTensor([1, 5, 7, 2], seed: 1), k = randomTensor([3, 3, 2, 3], seed: 2)
-        let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
-        let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
+        let x = randomTensor([1, 5, 7, 2], seed: 1)
         let epilogue = Epilogue(alpha: 0.5, accumulate: true, scale: nil, shift: [0.1, -0.2, 0.3], activation: .relu)
         for tile in WinogradTile.allCases {
+            let config = Conv2DConfig(filters: 3, kernel: tile.kernel, padding: .same)
+            let k = randomTensor([tile.kernel.height, tile.kernel.width, 2, 3], seed: 2)
+            let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
+            let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
             let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
             for r in 0..<g.rows {
                 for c in 0..<3 {

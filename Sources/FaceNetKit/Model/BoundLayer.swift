@@ -2,7 +2,7 @@
 enum BoundOp: Sendable {
     case input
     /// Kernel HWIO = (K × filters), the GEMM's B matrix, stored for the GEMM backend; for
-    /// 3×3 stride-1 convolutions with enough channels its Winograd transform instead.
+    /// 3×3, 1×7 and 7×1 stride-1 convolutions with enough channels its Winograd transform instead.
     case conv2D(Conv2DConfig, kernel: ConvWeights, bias: [Float]?)
     case batchNormalization(BatchNormFolded)
     case activation(ActivationFunction)
@@ -39,10 +39,9 @@ enum BoundOp: Sendable {
             let kernel = try weight("kernel")
             let inChannels = c.filters > 0 ? kernel.count / (c.kernel.height * c.kernel.width * c.filters) : 0
             let packed: ConvWeights
-            if Conv2DWinograd.worthwhile(config: c, inChannels: inChannels) {
-                let sample = inputShapes.first ?? []  // (height, width, channels) per sample
-                let tile = Conv2DWinograd.tile(config: c, height: sample.count == 3 ? sample[0] : nil,
-                                               width: sample.count == 3 ? sample[1] : nil)
+            let sample = inputShapes.first ?? []  // (height, width, channels) per sample
+            if let tile = Conv2DWinograd.tile(config: c, inChannels: inChannels, height: sample.count == 3 ? sample[0] : nil,
+                                              width: sample.count == 3 ? sample[1] : nil) {
                 packed = .winograd(GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels,
                                                                                         filters: c.filters, tile: tile),
                                                depth: inChannels, columns: c.filters, count: tile.positions, backend: gemm), tile)

@@ -5,8 +5,8 @@
 ///          [0  1  1  0]         [1/2  1/2  1/2]          [0 1 -1 -1]
 ///          [0 -1  1  0]         [1/2 -1/2  1/2]
 ///          [0  1  0 -1]         [ 0    0    1 ]
-enum WinogradF2x2: WinogradTransform {
-    static let outputSize = 2
+enum WinogradF2x2: Winograd3x3Transform {
+    static let span = 4
 
     /// G times one column (or row) of three kernel taps.
     static func kernelLine(_ g0: Double, _ g1: Double, _ g2: Double, into store: (Int, Double) -> Void) {

@@ -8,8 +8,8 @@
 ///          [0 -2 -1  2 1 0]         [1/24 1/12  1/6 ]          [0 1 -1 8 -8 1]
 ///          [0  2 -1 -2 1 0]         [1/24 -1/12 1/6 ]
 ///          [0  4  0 -5 0 1]         [  0     0    1 ]
-enum WinogradF4x4: WinogradTransform {
-    static let outputSize = 4
+enum WinogradF4x4: Winograd3x3Transform {
+    static let span = 6
 
     /// G times one column (or row) of three kernel taps.
     static func kernelLine(_ g0: Double, _ g1: Double, _ g2: Double, into store: (Int, Double) -> Void) {
