@@ -214,16 +214,18 @@ final class LayerOpsTests: XCTestCase {
         let layers = [
             conv("point", filters: 9, kernel: 1, activation: .softmax),
             conv("wide", filters: 4, kernel: 3, activation: .softmax),
+            conv("head", filters: 2, kernel: 1, activation: .softmax),  // P-Net's face/non-face head
             LayerNode(name: "alone", className: "Softmax", kind: .activation(.softmax), inputs: ["input"]),
         ]
         let weights = ["point": convWeights(kernel: 1, cin: 8, filters: 9, seed: 1),
-                       "wide": convWeights(kernel: 3, cin: 8, filters: 4, seed: 3)]
+                       "wide": convWeights(kernel: 3, cin: 8, filters: 4, seed: 3),
+                       "head": convWeights(kernel: 1, cin: 8, filters: 2, seed: 4)]
         try checkAgainstReference(inputShape: [1, 5, 6, 8], layers: layers, weights: weights, tolerance: 1e-6, range: -4...4)
         let (model, _, _) = try makeModel(inputShape: [5, 6, 8], layers: layers, weights: weights)
         let session = try InferenceSession(model: model, inputShapes: ["input": [1, 5, 6, 8]], outputs: layers.map(\.name),
                                            fusion: true, threads: 2, minimumParallelFlops: 0)
         let y = try session.run(["input": randomTensor([1, 5, 6, 8], seed: 2, range: -4...4)])
-        for name in ["point", "wide", "alone"] {
+        for name in ["point", "wide", "head", "alone"] {
             let t = try XCTUnwrap(y[name])
             let channels = try XCTUnwrap(t.shape.last)
             for pixel in 0..<(t.count / channels) {

@@ -16,20 +16,28 @@ enum ActivationKernel {
             for i in 0..<count { data[i] = Foundation.tanh(data[i]) }
         case .softmax:
             guard lastDimension > 0 else { return }
-            var row = data
-            for _ in 0..<(count / lastDimension) {
-                var largest = -Float.infinity
-                for j in 0..<lastDimension { largest = max(largest, row[j]) }
-                var sum: Float = 0
-                for j in 0..<lastDimension {
-                    let e = exp(row[j] - largest)
-                    row[j] = e
-                    sum += e
-                }
-                let inverse = 1 / sum
-                for j in 0..<lastDimension { row[j] *= inverse }
-                row += lastDimension
+            softmax(data, rows: count / lastDimension, columns: lastDimension, stride: lastDimension)
+        }
+    }
+
+    /// Softmax over each of `rows` rows of `columns` values, rows `stride` floats apart; the
+    /// row's maximum is subtracted first, and its own exponential is exp(0) = 1 without
+    /// calling `exp` (the same value): MTCNN's 2-channel head has ~10⁵ rows per pyramid
+    /// level, and `exp` was half its time.
+    static func softmax(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
+        var row = data
+        for _ in 0..<rows {
+            var largest = -Float.infinity
+            for j in 0..<columns { largest = max(largest, row[j]) }
+            var sum: Float = 0
+            for j in 0..<columns {
+                let e = row[j] == largest ? 1 : exp(row[j] - largest)
+                row[j] = e
+                sum += e
             }
+            let inverse = 1 / sum
+            for j in 0..<columns { row[j] *= inverse }
+            row += stride
         }
     }
 }

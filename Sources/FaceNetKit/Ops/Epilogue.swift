@@ -32,6 +32,12 @@ struct Epilogue: Sendable {
                                               relu: activation == .relu, slopes: p)
                         return
                     }
+                    if activation == .softmax, p == nil {
+                        Self.applyElementwise(to: c, rows: rows, columns: columns, ldc: ldc, scale: s, shift: t,
+                                              relu: false, slopes: nil)
+                        ActivationKernel.softmax(c, rows: rows, columns: columns, stride: ldc)
+                        return
+                    }
                     var row = c
                     for _ in 0..<rows {
                         Self.applyElementwise(to: row, rows: 1, columns: columns, ldc: ldc, scale: s, shift: t,

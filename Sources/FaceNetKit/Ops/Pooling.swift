@@ -37,8 +37,10 @@ enum PoolingKernel {
                 for ow in 0..<g.outWidth {
                     let w0 = max(ow * g.strideWidth - g.padLeft, 0)
                     let w1 = min(ow * g.strideWidth - g.padLeft + g.poolWidth, g.inWidth)
-                    // Channels innermost: each window row is a contiguous run of w × C floats.
-                    out.update(from: image + (h0 * g.inWidth + w0) * c, count: c)
+                    // Channels innermost: each window row is a contiguous run of w × C floats. The first
+                    // cell by a plain loop: a memmove call per output pixel cost more than its ~10 floats.
+                    let first = image + (h0 * g.inWidth + w0) * c
+                    for k in 0..<c { out[k] = first[k] }
                     for ih in h0..<h1 {
                         for iw in w0..<w1 where ih != h0 || iw != w0 {
                             let src = image + (ih * g.inWidth + iw) * c
