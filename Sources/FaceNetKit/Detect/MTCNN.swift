@@ -220,12 +220,16 @@ public final class MTCNN: Sendable {
                       rows: UnsafeMutablePointer<Float>, threads: Int?) throws -> ScannedScale {
         guard size.width >= 12, size.height >= 12 else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
         var t = DispatchTime.now().uptimeNanoseconds
-        var level = Tensor(zeros: [1, size.height, size.width, 3])
-        level.scalars.withUnsafeMutableBufferPointer { out in
-            guard let out = out.baseAddress else { return }
-            ScalePyramid.resize(image.base, width: image.width, height: image.height, to: out, width: size.width,
-                                height: size.height, rows: rows)
+        // The resize writes every pixel: no zero fill first (megabytes per photo).
+        let count = size.height * size.width * 3
+        let pixels = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            if let base = out.baseAddress {
+                ScalePyramid.resize(image.base, width: image.width, height: image.height, to: base, width: size.width,
+                                    height: size.height, rows: rows)
+            }
+            initialized = count
         }
+        let level = try Tensor(shape: [1, size.height, size.width, 3], scalars: pixels)
         let resizeSeconds = seconds(since: t)
         t = DispatchTime.now().uptimeNanoseconds
         let (offsets, probability, _) = try pnet.run(level, threads: threads)
