@@ -213,6 +213,11 @@ enum Conv2DWinograd {
         let v = scratch, transformed = scratch + positions * chunk * cin
         let zeros = transformed + positions * chunk * cout  // one pixel of zeros, for taps outside the image
         zeros.initialize(repeating: 0, count: cin)
+        /// Tile index → (image, tile row, tile column).
+        func locate(_ tileIndex: Int) -> (n: Int, ty: Int, tx: Int) {
+            let n = tileIndex / (tileRows * tileColumns), rest = tileIndex - n * tileRows * tileColumns
+            return (n, rest / tileColumns, rest % tileColumns)
+        }
         // Pointer tables of at most 36 taps and 16 outputs: on the stack, no allocation.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { tapBuffer in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 16) { outputBuffer in
@@ -221,10 +226,7 @@ enum Conv2DWinograd {
                 while first < total {
                     let count = min(chunk, total - first)
                     for t in 0..<count {
-                        let tileIndex = first + t
-                        let n = tileIndex / (tileRows * tileColumns)
-                        let rest = tileIndex - n * tileRows * tileColumns
-                        let ty = rest / tileColumns, tx = rest - ty * tileColumns
+                        let (n, ty, tx) = locate(first + t)
                         let image = input + n * g.inHeight * g.inWidth * cin
                         for i in 0..<spanHeight {
                             let ih = ty * outputHeight - g.padTop + i
@@ -241,10 +243,7 @@ enum Conv2DWinograd {
                     }
                     // Output transform, written to the outputs of each tile that exist.
                     for t in 0..<count {
-                        let tileIndex = first + t
-                        let n = tileIndex / (tileRows * tileColumns)
-                        let rest = tileIndex - n * tileRows * tileColumns
-                        let ty = rest / tileColumns, tx = rest - ty * tileColumns
+                        let (n, ty, tx) = locate(first + t)
                         let oh = ty * outputHeight, ow = tx * outputWidth
                         let rows = min(outputHeight, g.outHeight - oh), columns = min(outputWidth, g.outWidth - ow)
                         let corner = output + ((n * g.outHeight + oh) * g.outWidth + ow) * ldc
