@@ -283,9 +283,7 @@ public final class InferenceSession {
         var phase: Phase
         let g: Conv2DGeometry
         let input: UnsafePointer<Float>
-        /// The direct kernel, or the Winograd-transformed one when `tile` is set.
-        let kernel: GEMMWeights
-        let tile: WinogradTile?
+        let weights: ConvWeights
         let output: UnsafeMutablePointer<Float>
         let ldc: Int
         let epilogue: Epilogue
@@ -296,6 +294,7 @@ public final class InferenceSession {
         /// Member `part` of `parts` does its share of the current phase.
         func perform(part: Int, parts: Int) {
             let scratch = part < scratchCount ? scratches[part] : nil
+            let kernel = weights.gemm
             switch phase {
             case .residual:
                 guard let (shortcut, stride) = residual else { return }
@@ -309,7 +308,7 @@ public final class InferenceSession {
                 Conv2DKernel.runColumns(g, columns: kernel.columnShare(part: part, parts: parts), input: input,
                                         kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
             case .winogradTiles:
-                guard let scratch, let tile else { return }
+                guard let scratch, let tile = weights.winogradTile else { return }
                 Conv2DWinograd.multiply(g, tile: tile, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g, tile).total, part: part,
                                                                                parts: parts),
                                         input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch,
@@ -326,16 +325,11 @@ public final class InferenceSession {
     private func convolveInParallel(_ team: WorkerTeam, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
                                     weights: ConvWeights, output: UnsafeMutablePointer<Float>,
                                     ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
-        let (kernel, tile): (GEMMWeights, WinogradTile?)
-        switch weights {
-        case .direct(let direct): (kernel, tile) = (direct, nil)
-        case .winograd(let transformed, let variant): (kernel, tile) = (transformed, variant)
-        }
         scratches.withUnsafeBufferPointer { scratchList in
             // Pointwise-only sessions have no scratch: a placeholder, never read (scratchCount 0).
             guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<UnsafeMutablePointer<Float>>.alignment) else { return }
-            job.initialize(to: ParallelConvolution(phase: .residual, g: g, input: input, kernel: kernel, tile: tile,
-                                                   output: output, ldc: ldc, epilogue: epilogue, residual: residual,
+            job.initialize(to: ParallelConvolution(phase: .residual, g: g, input: input, weights: weights, output: output,
+                                                   ldc: ldc, epilogue: epilogue, residual: residual,
                                                    scratches: scratchBase, scratchCount: scratchList.count))
             defer { job.deinitialize(count: 1) }
             let task: WorkerTeam.Task = { context, part, parts in
@@ -346,7 +340,7 @@ public final class InferenceSession {
                 team.run(task, context: UnsafeRawPointer(job))
             }
             if let (shortcut, _) = residual, UnsafePointer(output) != shortcut { runPhase(.residual) }
-            if tile != nil {
+            if weights.winogradTile != nil {
                 runPhase(.winogradTiles)
                 runPhase(.epilogueRows)
             } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {

@@ -53,8 +53,19 @@ enum ConvWeights: Sendable {
     /// implicit-GEMM and im2col convolutions.
     case direct(GEMMWeights)
     /// The Winograd-transformed kernel: `tile.positions` matrices of (inChannels × filters).
-    /// The direct kernel is not kept: every 3×3 stride-1 call can take this path.
+    /// The direct kernel is not kept: every call of the layer can take this path.
     case winograd(GEMMWeights, WinogradTile)
+
+    /// The packed B operand, whichever form it has.
+    var gemm: GEMMWeights {
+        switch self {
+        case .direct(let kernel), .winograd(let kernel, _): kernel
+        }
+    }
+
+    var winogradTile: WinogradTile? {
+        if case .winograd(_, let tile) = self { tile } else { nil }
+    }
 }
 
 /// The fast paths of Conv2D, each ending in the fused epilogue. The output rows may be
@@ -66,7 +77,7 @@ enum Conv2DKernel {
 
     /// Floats of scratch this geometry needs (0 for pointwise).
     static func scratchCount(_ g: Conv2DGeometry, weights: ConvWeights) -> Int {
-        if case .winograd(_, let tile) = weights { return Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit) }
+        if let tile = weights.winogradTile { return Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit) }
         return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
     }
 
