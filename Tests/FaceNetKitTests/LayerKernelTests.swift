@@ -97,7 +97,7 @@ final class LayerKernelTests: XCTestCase {
                 x.scalars.withUnsafeBufferPointer { xp in
                     out.withUnsafeMutableBufferPointer { op in
                         scratch.withUnsafeMutableBufferPointer { sp in
-                            Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kernel, output: op.baseAddress!, ldc: g.filters,
+                            _ = Conv2DIm2col.run(g, input: xp.baseAddress!, kernel: kernel, output: op.baseAddress!, ldc: g.filters,
                                              scratch: sp.baseAddress!, rowsPerChunk: rowsPerChunk)
                         }
                     }
