@@ -87,7 +87,8 @@ struct FaceOptions: ParsableArguments {
         var options: PreprocessOptions
         let facenet: FaceNet
         if let weights {
-            options = PreprocessOptions()
+            // Weights named by --weight-set get the preprocessing they were trained with.
+            options = weightSet?.preprocessing ?? PreprocessOptions()
             apply(to: &options)
             facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet,
                                   extraction: extraction(), verification: check.verification)

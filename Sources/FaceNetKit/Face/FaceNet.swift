@@ -57,12 +57,13 @@ public final class FaceNet: Sendable {
                       extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
     }
 
-    /// Loads a model from files. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
-    public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions = .init(),
+    /// Loads a model from files. `preprocessing` nil: the weight set's, else the default
+    /// options. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
+    public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions? = nil,
                             weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil,
                             verification: WeightsVerification = .warn) throws {
         try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath, verification: verification),
-                      preprocessing: preprocessing, weightSet: weightSet,
+                      preprocessing: preprocessing ?? weightSet?.preprocessing ?? PreprocessOptions(), weightSet: weightSet,
                       extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
     }
 

@@ -35,17 +35,7 @@ public enum Preset: String, Sendable, CaseIterable {
     }
 
     /// The preprocessing the weights were trained or tuned with (see Docs/preprocessing.md).
-    public var preprocessing: PreprocessOptions {
-        switch self {
-        case .facenet512Casia:
-            // Sandberg: RGB MTCNN crops, bilinear resize, prewhiten.
-            return PreprocessOptions(resize: .bilinearAA, crop: .center, letterbox: false, color: .rgb, normalization: .prewhiten)
-        case .facenet128, .facenet512:
-            // deepface: BGR, letterbox with OpenCV's bilinear, and its default normalisation
-            // `base` (represent/verify default it for every model; its thresholds were tuned so).
-            return PreprocessOptions(resize: .bilinear, crop: .none, letterbox: true, color: .bgr, normalization: .base)
-        }
-    }
+    public var preprocessing: PreprocessOptions { weightSet.preprocessing }
 
     /// How a user gets the weights file.
     public var weightsHint: String {

@@ -58,7 +58,7 @@ public struct PreprocessOptions: Sendable, Equatable {
     public var size: Int
 
     public init(resize: Resize = .bilinearAA, crop: Crop = .center, letterbox: Bool = false,
-                color: ColorOrder = .rgb, normalization: Normalization = .prewhiten, size: Int = 160) {
+                color: ColorOrder = .rgb, normalization: Normalization = .fixed, size: Int = 160) {
         self.resize = resize
         self.crop = crop
         self.letterbox = letterbox
