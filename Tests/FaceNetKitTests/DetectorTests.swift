@@ -36,20 +36,42 @@ final class DetectorTests: XCTestCase {
             let (ow, oh) = (try XCTUnwrap(output["width"] as? Int), try XCTUnwrap(output["height"] as? Int))
             let expected = try floats(output["values"])
             var ours = [Float](repeating: .nan, count: ow * oh * 3)
-            var rows = [Float](repeating: 0, count: h * ow * 3)
-            input.withUnsafeBufferPointer { src in
-                ours.withUnsafeMutableBufferPointer { dst in
-                    rows.withUnsafeMutableBufferPointer { scratch in
-                        ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
-                                            rows: scratch.baseAddress!)
-                    }
-                }
-            }
+            ours = areaResized(input, w, h, ow, oh)
             XCTAssertEqual(ours.count, expected.count)
             worst = max(worst, zip(ours, expected).map { abs($0 - $1) }.max() ?? .infinity)
         }
         XCTAssertLessThanOrEqual(worst, 1e-5)
         print("area resize vs tf.image.resize(AREA): max abs diff \(worst)")
+    }
+
+    private func areaResized(_ input: [Float], _ w: Int, _ h: Int, _ ow: Int, _ oh: Int) -> [Float] {
+        var out = [Float](repeating: .nan, count: ow * oh * 3)
+        var line = [Float](repeating: .nan, count: ScalePyramid.lineFloats(inWidth: w))
+        input.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                line.withUnsafeMutableBufferPointer { scratch in
+                    ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
+                                        line: scratch.baseAddress!)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The vectorised area resize against the naive Double one, on sizes that give integer,
+    /// fractional, single-tap (same size) and one-pixel outputs; the scratch line starts as NaN.
+    func testAreaResizeMatchesNaiveReference() {
+        var worst: Float = 0
+        for (w, h, ow, oh) in [(17, 13, 17, 13), (17, 13, 12, 12), (40, 30, 20, 15), (41, 29, 13, 19), (100, 37, 29, 26),
+                               (25, 25, 1, 1), (12, 300, 12, 211), (333, 12, 236, 12)] {
+            let input = (0..<(w * h * 3)).map { i in Float((i * 7919) % 251) / 125 - 1 }
+            let ours = areaResized(input, w, h, ow, oh)
+            let reference = ScalePyramid.referenceResize(input, width: w, height: h, width: ow, height: oh)
+            let err = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThanOrEqual(err, 2e-6, "\(w)×\(h) → \(ow)×\(oh)")
+            worst = max(worst, err)
+        }
+        print("area resize vs naive reference: max abs diff \(worst)")
     }
 
     func testPatchSamplerMatchesCropAndResize() throws {
@@ -72,6 +94,49 @@ final class DetectorTests: XCTestCase {
             worst = max(worst, zip(ours, expected).map { abs($0 - Float($1)) }.max() ?? .infinity)
         }
         XCTAssertLessThanOrEqual(worst, 1e-5)
+    }
+
+    /// The detector reads the 8-bit photo and maps after resampling; the Python package
+    /// normalises first. Both orders, for the pyramid and for R-/O-Net patches (boxes inside,
+    /// across and outside the image), agree to float rounding.
+    func testEightBitInputMappedAfterResamplingMatchesNormalisedInput() {
+        let (w, h) = (53, 41)
+        let bytes = (0..<(w * h * 3)).map { UInt8(($0 * 7919 + 13) % 256) }
+        let normalised = bytes.map { (Float($0) - 127.5) / 128 }
+        var worst: Float = 0
+        for (ow, oh) in [(53, 41), (37, 29), (12, 12), (26, 20)] {
+            let fromFloats = areaResized(normalised, w, h, ow, oh)
+            var fromBytes = [Float](repeating: .nan, count: ow * oh * 3)
+            var line = [Float](repeating: .nan, count: ScalePyramid.lineFloats(inWidth: w))
+            bytes.withUnsafeBufferPointer { src in
+                fromBytes.withUnsafeMutableBufferPointer { dst in
+                    line.withUnsafeMutableBufferPointer { scratch in
+                        ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
+                                            map: .mtcnn, line: scratch.baseAddress!)
+                    }
+                }
+            }
+            worst = max(worst, zip(fromFloats, fromBytes).map { abs($0 - $1) }.max() ?? .infinity)
+        }
+        XCTAssertLessThanOrEqual(worst, 2e-6)
+        var worstPatch: Float = 0
+        for box in [FaceBox(x1: 3, y1: 4, x2: 30, y2: 31), FaceBox(x1: -10, y1: 20, x2: 25, y2: 55),
+                    FaceBox(x1: 60, y1: 50, x2: 80, y2: 70), FaceBox(x1: 10.5, y1: 2.25, x2: 52, y2: 40)] {
+            for size in [24, 48] {
+                var a = [Float](repeating: .nan, count: size * size * 3), b = a
+                normalised.withUnsafeBufferPointer { src in
+                    a.withUnsafeMutableBufferPointer { PatchSampler.sample(src.baseAddress!, width: w, height: h, box: box, size: size, into: $0.baseAddress!) }
+                }
+                bytes.withUnsafeBufferPointer { src in
+                    b.withUnsafeMutableBufferPointer {
+                        PatchSampler.sample(src.baseAddress!, width: w, height: h, box: box, size: size, map: .mtcnn, into: $0.baseAddress!)
+                    }
+                }
+                worstPatch = max(worstPatch, zip(a, b).map { abs($0 - $1) }.max() ?? .infinity)
+            }
+        }
+        XCTAssertLessThanOrEqual(worstPatch, 2e-6)
+        print("8-bit input mapped after resampling vs normalised input: pyramid \(worst), patches \(worstPatch)")
     }
 
     /// mtcnn's NMS drops a box that any higher-scored box overlaps, even a dropped one.

@@ -139,8 +139,9 @@ public final class MTCNN: Sendable {
         guard image.width * image.height <= options.maxPixels else {
             throw FaceNetError.invalidArgument("image \(image.width)×\(image.height) has more than the detector's limit of \(options.maxPixels) pixels")
         }
-        let normalized = image.pixels.map { (Float($0) - 127.5) / 128 }
-        return try normalized.withUnsafeBufferPointer { buffer in
+        // The 8-bit photo is read as it is: resampling maps to (x − 127.5)/128 afterwards,
+        // so no normalised float copy of the whole photo (12 MB per megapixel) is made.
+        return try image.pixels.withUnsafeBufferPointer { buffer in
             guard let pixels = buffer.baseAddress else { return [] }
             var candidates = try proposals(pixels, width: image.width, height: image.height, timings: &timings)
             timings.proposals = candidates.count
@@ -170,7 +171,7 @@ public final class MTCNN: Sendable {
     /// across scales, squared. Scales are independent, so the threads take whole scales
     /// (largest first, each to the least loaded thread), each running P-Net on one thread:
     /// resizing, pooling and the epilogues then run in parallel too, not only the GEMMs.
-    private func proposals(_ pixels: UnsafePointer<Float>, width: Int, height: Int,
+    private func proposals(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int,
                            timings: inout MTCNNTimings) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
@@ -185,14 +186,13 @@ public final class MTCNN: Sendable {
             load[w] += sizes[i].width * sizes[i].height
         }
         let plan = assignment
-        let widest = max(1, sizes.map(\.width).max() ?? 1)
         let results = ScaleResults(count: scales.count)
         let image = SendablePixels(base: pixels, width: width, height: height)
         let scan = { @Sendable (worker: Int) in
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: height * widest * 3)
-            defer { rows.deallocate() }
+            let line = UnsafeMutablePointer<Float>.allocate(capacity: ScalePyramid.lineFloats(inWidth: width))
+            defer { line.deallocate() }
             for i in plan[worker] {
-                results.store(i, Result { try self.scan(image, scale: scales[i], size: sizes[i], rows: rows,
+                results.store(i, Result { try self.scan(image, scale: scales[i], size: sizes[i], line: line,
                                                          threads: workers > 1 ? 1 : nil) })
             }
         }
@@ -217,7 +217,7 @@ public final class MTCNN: Sendable {
 
     /// One pyramid level: resized, scanned by P-Net, thresholded, NMS within the scale.
     private func scan(_ image: SendablePixels, scale: Float, size: (width: Int, height: Int),
-                      rows: UnsafeMutablePointer<Float>, threads: Int?) throws -> ScannedScale {
+                      line: UnsafeMutablePointer<Float>, threads: Int?) throws -> ScannedScale {
         guard size.width >= 12, size.height >= 12 else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
         var t = DispatchTime.now().uptimeNanoseconds
         // The resize writes every pixel: no zero fill first (megabytes per photo).
@@ -225,7 +225,7 @@ public final class MTCNN: Sendable {
         let pixels = [Float](unsafeUninitializedCapacity: count) { out, initialized in
             if let base = out.baseAddress {
                 ScalePyramid.resize(image.base, width: image.width, height: image.height, to: base, width: size.width,
-                                    height: size.height, rows: rows)
+                                    height: size.height, map: .mtcnn, line: line)
             }
             initialized = count
         }
@@ -262,7 +262,7 @@ public final class MTCNN: Sendable {
     }
 
     /// R-Net on 24×24 patches: new scores, regressed boxes, threshold, NMS, squared.
-    private func refine(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
+    private func refine(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
         let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 24)
         let (offsets, probability, _) = try rnet.run(batch)
         var passed: [Candidate] = []
@@ -279,7 +279,7 @@ public final class MTCNN: Sendable {
     }
 
     /// O-Net on 48×48 patches: scores, regressed boxes and landmarks, threshold, NMS (min).
-    private func output(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
+    private func output(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
         let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 48)
         let (offsets, probability, landmarkOutput) = try onet.run(batch)
         guard let landmarkOutput else { return [] }
@@ -306,12 +306,13 @@ public final class MTCNN: Sendable {
     }
 
     /// A (count, size, size, 3) batch of patches.
-    static func patches(_ pixels: UnsafePointer<Float>, width: Int, height: Int, _ boxes: [FaceBox], size: Int) -> Tensor {
+    static func patches(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, _ boxes: [FaceBox], size: Int) -> Tensor {
         var batch = Tensor(zeros: [boxes.count, size, size, 3])
         batch.scalars.withUnsafeMutableBufferPointer { out in
             guard let out = out.baseAddress else { return }
             for (i, box) in boxes.enumerated() {
-                PatchSampler.sample(pixels, width: width, height: height, box: box, size: size, into: out + i * size * size * 3)
+                PatchSampler.sample(pixels, width: width, height: height, box: box, size: size, map: .mtcnn,
+                                    into: out + i * size * size * 3)
             }
         }
         return batch
@@ -320,7 +321,7 @@ public final class MTCNN: Sendable {
 
 /// The image as the pyramid threads read it (read-only while they run).
 private struct SendablePixels: @unchecked Sendable {
-    let base: UnsafePointer<Float>
+    let base: UnsafePointer<UInt8>
     let width: Int
     let height: Int
 }

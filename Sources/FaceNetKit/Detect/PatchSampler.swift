@@ -3,9 +3,11 @@
 /// (x / width), sampling points run from corner to corner scaled by (size − 1), and a
 /// sample outside the image is 0 (the normalised value of a mid-grey pixel).
 enum PatchSampler {
-    /// Writes a size × size × 3 patch of the HWC float image for `box` into `output`.
-    static func sample(_ image: UnsafePointer<Float>, width: Int, height: Int, box: FaceBox, size: Int,
-                       into output: UnsafeMutablePointer<Float>) {
+    /// Writes a size × size × 3 patch of the HWC image for `box` into `output`, each sample
+    /// mapped by `map` (bilinear weights sum to 1, so mapping after interpolation equals
+    /// interpolating mapped pixels, up to float rounding). Samples outside the image are 0.
+    static func sample<Pixel: MTCNNPixel>(_ image: UnsafePointer<Pixel>, width: Int, height: Int, box: FaceBox, size: Int,
+                                          map: PixelMap = .identity, into output: UnsafeMutablePointer<Float>) {
         let w = Float(width), h = Float(height)
         // TensorFlow takes the normalised corners as float32 and scales them by (extent − 1).
         let nx1 = box.x1 / w, nx2 = box.x2 / w, ny1 = box.y1 / h, ny2 = box.y2 / h
@@ -32,11 +34,11 @@ enum PatchSampler {
                 let left = Int(inX.rounded(.down)), right = Int(inX.rounded(.up))
                 let xLerp = inX - Float(left)
                 for c in 0..<3 {
-                    let tl = topRow[left * 3 + c], tr = topRow[right * 3 + c]
-                    let bl = bottomRow[left * 3 + c], br = bottomRow[right * 3 + c]
+                    let tl = topRow[left * 3 + c].floatValue, tr = topRow[right * 3 + c].floatValue
+                    let bl = bottomRow[left * 3 + c].floatValue, br = bottomRow[right * 3 + c].floatValue
                     let upper = tl + (tr - tl) * xLerp
                     let lower = bl + (br - bl) * xLerp
-                    out[c] = upper + (lower - upper) * yLerp
+                    out[c] = map(upper + (lower - upper) * yLerp)
                 }
                 out += 3
             }

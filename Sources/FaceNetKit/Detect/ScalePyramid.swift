@@ -49,59 +49,117 @@ enum ScalePyramid {
         return taps
     }
 
-    /// Area-averages an HWC float image (3 channels) to `width` × `height` (≤ input size).
-    /// `rows` is scratch for the horizontally reduced image (inHeight × width × 3 floats).
-    static func resize(_ input: UnsafePointer<Float>, width inWidth: Int, height inHeight: Int,
-                       to output: UnsafeMutablePointer<Float>, width: Int, height: Int, rows: UnsafeMutablePointer<Float>) {
+    /// Floats of scratch `resize` needs for an input `inWidth` pixels wide: one input-wide
+    /// line of RGB, plus one so the 4-lane loads of the last pixel stay inside it.
+    static func lineFloats(inWidth: Int) -> Int { inWidth * 3 + 1 }
+
+    /// Area-averages an HWC image (3 channels) to `width` × `height` (≤ input size) and
+    /// maps each averaged value by `map`. Vertical pass first: each output row is one
+    /// weighted sum of the input rows it covers (contiguous, vectorised), then only that
+    /// line is reduced horizontally, so the input is read once per level and the per-pixel
+    /// work scales with the output, not the input. With 8-bit input that read is a quarter
+    /// of the float image's (the photo stays in cache across levels); the weights sum to 1,
+    /// so mapping after averaging equals averaging mapped pixels, up to float rounding.
+    /// `line`: scratch of `lineFloats(inWidth:)` floats.
+    static func resize<Pixel: MTCNNPixel>(_ input: UnsafePointer<Pixel>, width inWidth: Int, height inHeight: Int,
+                                          to output: UnsafeMutablePointer<Float>, width: Int, height: Int,
+                                          map: PixelMap = .identity, line: UnsafeMutablePointer<Float>) {
         let tx = taps(input: inWidth, output: width)
         let ty = taps(input: inHeight, output: height)
-        tx.withPointers { xFirst, xCount, xOffset, xWeight in
-            // Horizontal pass: every input row to `width` columns.
-            for y in 0..<inHeight {
-                let src = input + y * inWidth * 3
-                let dst = rows + y * width * 3
-                for o in 0..<width {
-                    let first = Int(xFirst[o]), count = Int(xCount[o]), w = xWeight + Int(xOffset[o])
-                    if first + count < inWidth {
-                        // R, G, B (and the next float, unused) in one 4-lane vector: each lane adds
-                        // the same products in the same order as the scalar loop, so nothing changes.
-                        var sum = SIMD4<Float>()
-                        for k in 0..<count {
-                            sum += w[k] * UnsafeRawPointer(src + (first + k) * 3).loadUnaligned(as: SIMD4<Float>.self)
-                        }
-                        dst[o * 3] = sum[0]
-                        dst[o * 3 + 1] = sum[1]
-                        dst[o * 3 + 2] = sum[2]
-                        continue
-                    }
-                    // Taps reaching the last pixel: a 4-float load would read past the image.
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    for k in 0..<count {
-                        let p = src + min(first + k, inWidth - 1) * 3
-                        r += w[k] * p[0]
-                        g += w[k] * p[1]
-                        b += w[k] * p[2]
-                    }
-                    dst[o * 3] = r
-                    dst[o * 3 + 1] = g
-                    dst[o * 3 + 2] = b
-                }
-            }
-        }
+        let lineCount = inWidth * 3
+        line[lineCount] = 0
         ty.withPointers { yFirst, yCount, yOffset, yWeight in
-            let rowFloats = width * 3
-            for o in 0..<height {
-                let dst = output + o * rowFloats
-                dst.initialize(repeating: 0, count: rowFloats)
-                let first = Int(yFirst[o]), w = yWeight + Int(yOffset[o])
-                for k in 0..<Int(yCount[o]) {
-                    let weight = w[k]
-                    let src = rows + min(first + k, inHeight - 1) * rowFloats
-                    for i in 0..<rowFloats { dst[i] += weight * src[i] }
+            tx.withPointers { xFirst, xCount, xOffset, xWeight in
+                for o in 0..<height {
+                    let first = Int(yFirst[o]), w = yWeight + Int(yOffset[o]), count = max(1, Int(yCount[o]))
+                    func row(_ k: Int) -> UnsafePointer<Pixel> { input + min(first + k, inHeight - 1) * lineCount }
+                    // Two input rows per pass over the line: half the line's loads and stores.
+                    var k = 0
+                    if count % 2 == 1 {
+                        let src = row(0), weight = w[0]
+                        for i in 0..<lineCount { line[i] = weight * src[i].floatValue }
+                        k = 1
+                    } else {
+                        let a = row(0), b = row(1), wa = w[0], wb = w[1]
+                        for i in 0..<lineCount { line[i] = wa * a[i].floatValue + wb * b[i].floatValue }
+                        k = 2
+                    }
+                    while k < count {
+                        let a = row(k), b = row(k + 1), wa = w[k], wb = w[k + 1]
+                        for i in 0..<lineCount { line[i] += wa * a[i].floatValue + wb * b[i].floatValue }
+                        k += 2
+                    }
+                    let dst = output + o * width * 3
+                    for x in 0..<width {
+                        let first = Int(xFirst[x]), wx = xWeight + Int(xOffset[x])
+                        // R, G, B and one float past them in one 4-lane load; the fourth lane is unused.
+                        var sum = SIMD4<Float>()
+                        for k in 0..<Int(xCount[x]) {
+                            let column = min(first + k, inWidth - 1)
+                            sum += wx[k] * UnsafeRawPointer(line + column * 3).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        dst[x * 3] = map(sum[0])
+                        dst[x * 3 + 1] = map(sum[1])
+                        dst[x * 3 + 2] = map(sum[2])
+                    }
                 }
             }
         }
     }
+
+    /// Naive reference for `resize`: each output pixel the covered-area-weighted mean of
+    /// the input, in Double, straight from the definition.
+    static func referenceResize(_ input: [Float], width inWidth: Int, height inHeight: Int,
+                                width: Int, height: Int) -> [Float] {
+        let sx = Double(inWidth) / Double(width), sy = Double(inHeight) / Double(height)
+        func overlap(_ i: Int, _ start: Double, _ end: Double) -> Double {
+            max(0, min(Double(i + 1), end) - max(Double(i), start))
+        }
+        var out = [Float](repeating: 0, count: width * height * 3)
+        for oy in 0..<height {
+            let y0 = Double(oy) * sy, y1 = Double(oy + 1) * sy
+            for ox in 0..<width {
+                let x0 = Double(ox) * sx, x1 = Double(ox + 1) * sx
+                var sum = [0.0, 0.0, 0.0]
+                for iy in Int(y0.rounded(.down))..<min(inHeight, Int(y1.rounded(.up))) {
+                    let wy = overlap(iy, y0, y1)
+                    for ix in Int(x0.rounded(.down))..<min(inWidth, Int(x1.rounded(.up))) {
+                        let w = wy * overlap(ix, x0, x1)
+                        for c in 0..<3 { sum[c] += w * Double(input[(iy * inWidth + ix) * 3 + c]) }
+                    }
+                }
+                for c in 0..<3 { out[(oy * width + ox) * 3 + c] = Float(sum[c] / (sx * sy)) }
+            }
+        }
+        return out
+    }
+}
+
+/// What the pyramid and the patch sampler read: normalised floats, or the photo's 8-bit
+/// values, mapped to MTCNN's input range after resampling.
+protocol MTCNNPixel {
+    var floatValue: Float { get }
+}
+
+extension Float: MTCNNPixel {
+    var floatValue: Float { self }
+}
+
+extension UInt8: MTCNNPixel {
+    var floatValue: Float { Float(self) }
+}
+
+/// An affine map applied to resampled values: (v − subtract) · multiply.
+struct PixelMap: Sendable {
+    var subtract: Float
+    var multiply: Float
+
+    static let identity = PixelMap(subtract: 0, multiply: 1)
+    /// MTCNN's input normalisation, (x − 127.5) / 128 (dividing by 128 and multiplying by
+    /// 1/128 give the same float).
+    static let mtcnn = PixelMap(subtract: 127.5, multiply: 1.0 / 128)
+
+    @inline(__always) func callAsFunction(_ v: Float) -> Float { (v - subtract) * multiply }
 }
 
 extension ScalePyramid.Taps {
