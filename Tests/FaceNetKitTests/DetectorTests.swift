@@ -35,8 +35,7 @@ final class DetectorTests: XCTestCase {
         for output in try XCTUnwrap(root["outputs"] as? [[String: Any]]) {
             let (ow, oh) = (try XCTUnwrap(output["width"] as? Int), try XCTUnwrap(output["height"] as? Int))
             let expected = try floats(output["values"])
-            var ours = [Float](repeating: .nan, count: ow * oh * 3)
-            ours = areaResized(input, w, h, ow, oh)
+            let ours = areaResized(input, w, h, ow, oh)
             XCTAssertEqual(ours.count, expected.count)
             worst = max(worst, zip(ours, expected).map { abs($0 - $1) }.max() ?? .infinity)
         }
@@ -44,14 +43,15 @@ final class DetectorTests: XCTestCase {
         print("area resize vs tf.image.resize(AREA): max abs diff \(worst)")
     }
 
-    private func areaResized(_ input: [Float], _ w: Int, _ h: Int, _ ow: Int, _ oh: Int) -> [Float] {
+    private func areaResized<Pixel: MTCNNPixel>(_ input: [Pixel], _ w: Int, _ h: Int, _ ow: Int, _ oh: Int,
+                                                map: PixelMap = .identity) -> [Float] {
         var out = [Float](repeating: .nan, count: ow * oh * 3)
         var line = [Float](repeating: .nan, count: ScalePyramid.lineFloats(inWidth: w))
         input.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 line.withUnsafeMutableBufferPointer { scratch in
                     ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
-                                        line: scratch.baseAddress!)
+                                        map: map, line: scratch.baseAddress!)
                 }
             }
         }
@@ -106,16 +106,7 @@ final class DetectorTests: XCTestCase {
         var worst: Float = 0
         for (ow, oh) in [(53, 41), (37, 29), (12, 12), (26, 20)] {
             let fromFloats = areaResized(normalised, w, h, ow, oh)
-            var fromBytes = [Float](repeating: .nan, count: ow * oh * 3)
-            var line = [Float](repeating: .nan, count: ScalePyramid.lineFloats(inWidth: w))
-            bytes.withUnsafeBufferPointer { src in
-                fromBytes.withUnsafeMutableBufferPointer { dst in
-                    line.withUnsafeMutableBufferPointer { scratch in
-                        ScalePyramid.resize(src.baseAddress!, width: w, height: h, to: dst.baseAddress!, width: ow, height: oh,
-                                            map: .mtcnn, line: scratch.baseAddress!)
-                    }
-                }
-            }
+            let fromBytes = areaResized(bytes, w, h, ow, oh, map: .mtcnn)
             worst = max(worst, zip(fromFloats, fromBytes).map { abs($0 - $1) }.max() ?? .infinity)
         }
         XCTAssertLessThanOrEqual(worst, 2e-6)
