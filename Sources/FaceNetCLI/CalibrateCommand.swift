@@ -18,6 +18,9 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Folds for cross-validation.")
     var folds: Int = 10
 
+    @Flag(help: "Deal same-person and different-person pairs evenly into the folds (as LFW's folds are), instead of cutting the file into consecutive runs.")
+    var balancedFolds = false
+
     func run() throws {
         let facenet = try face.load()
         let pairsFile = try PairsFile(path: pairs)
@@ -46,14 +49,17 @@ struct CalibrateCommand: ParsableCommand {
             }
         }
         let usable = pairsFile.pairs.filter { embeddings[PairsFile.stem($0.first)] != nil && embeddings[PairsFile.stem($0.second)] != nil }
-        print("pairs: \(usable.count) of \(pairsFile.pairs.count) usable (\(usable.filter(\.samePerson).count) same person), \(folds)-fold cross-validation")
+        let assignment: Calibration.FoldAssignment = balancedFolds ? .balanced : .consecutive
+        print("pairs: \(usable.count) of \(pairsFile.pairs.count) usable (\(usable.filter(\.samePerson).count) same person), "
+              + "\(folds)-fold cross-validation (\(balancedFolds ? "balanced" : "consecutive") folds)")
+        if !balancedFolds, let note = Self.unevenFoldsNote(usable.map(\.samePerson), folds: folds) { printError(note) }
         for metric in DistanceMetric.allCases {
             let labelled = try usable.map { pair in
                 Calibration.LabelledDistance(
                     distance: try metric.distance(embeddings[PairsFile.stem(pair.first)] ?? [], embeddings[PairsFile.stem(pair.second)] ?? []),
                     samePerson: pair.samePerson)
             }
-            let result = try Calibration.calibrate(labelled, folds: folds)
+            let result = try Calibration.calibrate(labelled, folds: folds, assignment: assignment)
             var line = "\(metric.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) best threshold \(String(format: "%.4f", result.threshold))"
                 + "  accuracy \(String(format: "%.2f", result.accuracy * 100))%"
                 + "  \(folds)-fold CV accuracy \(String(format: "%.2f", result.crossValidatedAccuracy * 100))%"
@@ -64,5 +70,19 @@ struct CalibrateCommand: ParsableCommand {
             print(line)
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// A warning when the file's consecutive folds hold very different shares of
+    /// same-person pairs (a file sorted by label): each fold's threshold is then chosen on
+    /// pairs unlike the ones it is scored on.
+    static func unevenFoldsNote(_ samePerson: [Bool], folds: Int) -> String? {
+        guard folds >= 2, samePerson.count >= folds else { return nil }
+        let labelled = samePerson.map { Calibration.LabelledDistance(distance: 0, samePerson: $0) }
+        let shares = Calibration.folds(labelled, count: folds, assignment: .consecutive).map { fold in
+            Double(fold.filter { samePerson[$0] }.count) / Double(max(fold.count, 1))
+        }
+        guard let low = shares.min(), let high = shares.max(), high - low > 0.5 else { return nil }
+        return "note: the consecutive folds hold \(Int((low * 100).rounded()))–\(Int((high * 100).rounded()))% same-person pairs "
+            + "(the file is ordered by label?); --balanced-folds gives every fold the same share, as LFW's folds have"
     }
 }

@@ -79,6 +79,41 @@ final class DecisionTests: XCTestCase {
         XCTAssertThrowsError(try PairsFile(path: path))
     }
 
+    /// A file sorted by label (10 same-person pairs, then 30 different): consecutive folds
+    /// put all same-person pairs in the first three folds; balanced folds give each fold
+    /// one same-person and three different-person pairs. Every pair is tested exactly once,
+    /// and the CV figure is the mean of the folds' accuracies at their training thresholds.
+    func testBalancedFoldsHoldTheSameShareOfEachLabel() throws {
+        var pairs: [Calibration.LabelledDistance] = []
+        for i in 0..<40 {
+            let distance: Double = i < 10 ? 0.1 * Double(i + 1) : 0.95 + 0.01 * Double(i)
+            pairs.append(Calibration.LabelledDistance(distance: distance, samePerson: i < 10))
+        }
+        let consecutive = Calibration.folds(pairs, count: 10, assignment: .consecutive)
+        XCTAssertEqual(consecutive.map { $0.filter { pairs[$0].samePerson }.count }, [4, 4, 2, 0, 0, 0, 0, 0, 0, 0])
+        let balanced = Calibration.folds(pairs, count: 10, assignment: .balanced)
+        XCTAssertEqual(balanced.map { $0.filter { pairs[$0].samePerson }.count }, Array(repeating: 1, count: 10))
+        XCTAssertEqual(balanced.map { (fold: [Int]) in fold.count }, Array(repeating: 4, count: 10))
+        for folds in [consecutive, balanced] {
+            XCTAssertEqual(folds.flatMap { $0 }.sorted(), Array(0..<40))
+        }
+        for (assignment, folds) in [(Calibration.FoldAssignment.consecutive, consecutive), (.balanced, balanced)] {
+            var expected = 0.0
+            for fold in folds {
+                let train = pairs.indices.filter { !fold.contains($0) }.map { pairs[$0] }
+                expected += Calibration.accuracy(fold.map { pairs[$0] }, threshold: Calibration.bestThreshold(train).threshold)
+            }
+            let result = try Calibration.calibrate(pairs, folds: 10, assignment: assignment)
+            XCTAssertEqual(result.crossValidatedAccuracy, expected / 10, accuracy: 1e-12, "\(assignment)")
+        }
+        // The fold holding the farthest same-person pair (1.0) is scored at 0.9, the lower end
+        // of its training set's best interval, so that pair is called different.
+        XCTAssertLessThan(try Calibration.calibrate(pairs, assignment: .balanced).crossValidatedAccuracy, 1)
+        // Fewer pairs of each kind than folds: empty folds are not averaged in.
+        let few = [true, false, true].map { Calibration.LabelledDistance(distance: $0 ? 0.2 : 0.9, samePerson: $0) }
+        XCTAssertEqual(try Calibration.calibrate(few, folds: 3, assignment: .balanced).crossValidatedAccuracy, 1, accuracy: 1e-12)
+    }
+
     /// The shared CASIA embeddings (Keras's, l2-normalised): the best euclidean_l2 cut is
     /// 0.8023 at 99.0%, and deepface's Facenet512 cut gives 95.0%, as the reference says.
     func testCasiaCalibrationOnSharedPairs() throws {

@@ -1,7 +1,34 @@
 /// Threshold calibration on labelled pairs: the best `distance ≤ threshold` cut, and its
-/// k-fold cross-validated accuracy (LFW protocol: the pairs in file order split into k
-/// consecutive folds; each fold is scored with the threshold chosen on the other k − 1).
+/// k-fold cross-validated accuracy (LFW protocol: each fold is scored with the threshold
+/// chosen on the other k − 1, and the fold accuracies are averaged; folds are consecutive
+/// runs of the file, or balanced by label).
 public enum Calibration {
+    /// How pairs are dealt into folds.
+    public enum FoldAssignment: String, Sendable, CaseIterable {
+        /// k consecutive runs of the file: LFW's protocol, whose pairs file is written fold
+        /// by fold, each with the same number of same-person pairs.
+        case consecutive
+        /// Same-person and different-person pairs each cut into k consecutive runs (file
+        /// order), fold i taking run i of both: every fold holds the same share of each, as
+        /// LFW's do, whatever order the file is in.
+        case balanced
+    }
+
+    /// The pair indices each fold tests on.
+    public static func folds(_ pairs: [LabelledDistance], count k: Int, assignment: FoldAssignment) -> [[Int]] {
+        func runs(_ indices: [Int]) -> [[Int]] {
+            (0..<k).map { i in Array(indices[(i * indices.count / k)..<((i + 1) * indices.count / k)]) }
+        }
+        switch assignment {
+        case .consecutive:
+            return runs(Array(pairs.indices))
+        case .balanced:
+            let same = runs(pairs.indices.filter { pairs[$0].samePerson })
+            let different = runs(pairs.indices.filter { !pairs[$0].samePerson })
+            return (0..<k).map { (same[$0] + different[$0]).sorted() }
+        }
+    }
+
     public struct LabelledDistance: Sendable, Equatable {
         public let distance: Double
         public let samePerson: Bool
@@ -51,19 +78,23 @@ public enum Calibration {
     }
 
     /// Best threshold over all pairs plus k-fold cross-validated accuracy.
-    public static func calibrate(_ pairs: [LabelledDistance], folds: Int = 10) throws -> Result {
+    public static func calibrate(_ pairs: [LabelledDistance], folds: Int = 10,
+                                 assignment: FoldAssignment = .consecutive) throws -> Result {
         guard folds >= 2, pairs.count >= folds else {
             throw FaceNetError.invalidArgument("calibration needs at least \(max(folds, 2)) pairs for \(folds) folds; got \(pairs.count)")
         }
         let overall = bestThreshold(pairs)
-        var total = 0.0
-        for k in 0..<folds {
-            let range = (k * pairs.count / folds)..<((k + 1) * pairs.count / folds)
-            let test = Array(pairs[range])
-            let train = Array(pairs[..<range.lowerBound] + pairs[range.upperBound...])
+        var total = 0.0, scored = 0
+        for fold in Self.folds(pairs, count: folds, assignment: assignment) {
+            // Balanced folds can come out empty when both kinds have fewer pairs than folds.
+            guard !fold.isEmpty else { continue }
+            let tested = Set(fold)
+            let test = fold.map { pairs[$0] }
+            let train = pairs.indices.filter { !tested.contains($0) }.map { pairs[$0] }
             total += accuracy(test, threshold: bestThreshold(train).threshold)
+            scored += 1
         }
         return Result(threshold: overall.threshold, accuracy: overall.accuracy,
-                      crossValidatedAccuracy: total / Double(folds), folds: folds)
+                      crossValidatedAccuracy: total / Double(max(scored, 1)), folds: folds)
     }
 }
