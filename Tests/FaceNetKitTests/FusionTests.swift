@@ -108,6 +108,73 @@ final class FusionTests: XCTestCase {
                                                                 outputs: ["out"])["out"])
         XCTAssertLessThan(maxAbsDifference(fused, reference), 1e-5)
     }
+
+    /// Three pointwise convs reading one tensor (2 + 4 + 3 filters) run as one GEMM
+    /// (`SiblingGroup`): softmax on one, BatchNorm → ReLU folded after another, and two of
+    /// them written into a concatenation's slices; 600 rows, so the product goes in chunks.
+    /// Fused, unfused-but-grouped (every layer requested) and threaded sessions all match
+    /// the reference executor.
+    func testSiblingPointwiseConvsRunAsOneGEMM() throws {
+        func pointwise(_ name: String, _ filters: Int, activation: ActivationFunction = .linear, bias: Bool) -> LayerNode {
+            LayerNode(name: name, className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: filters, kernel: (1, 1), useBias: bias, activation: activation)),
+                      inputs: ["trunk"])
+        }
+        let bnConfig = BatchNormConfig(center: true, scale: true, epsilon: 0.001, axis: -1)
+        let layers = [
+            LayerNode(name: "trunk", className: "Conv2D",
+                      kind: .conv2D(Conv2DConfig(filters: 8, kernel: (3, 3), padding: .same, useBias: true, activation: .relu)),
+                      inputs: ["input"]),
+            pointwise("face", 2, activation: .softmax, bias: true),
+            pointwise("box", 4, bias: true),
+            pointwise("feat", 3, bias: false),
+            LayerNode(name: "feat_bn", className: "BatchNormalization", kind: .batchNormalization(bnConfig), inputs: ["feat"]),
+            LayerNode(name: "feat_act", className: "Activation", kind: .activation(.relu), inputs: ["feat_bn"]),
+            LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: -1), inputs: ["box", "feat_act"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "trunk": ["kernel": randomTensor([3, 3, 5, 8], seed: 1), "bias": randomTensor([8], seed: 2)],
+            "face": ["kernel": randomTensor([1, 1, 8, 2], seed: 3), "bias": randomTensor([2], seed: 4)],
+            "box": ["kernel": randomTensor([1, 1, 8, 4], seed: 5), "bias": randomTensor([4], seed: 6)],
+            "feat": ["kernel": randomTensor([1, 1, 8, 3], seed: 7)],
+            "feat_bn": ["gamma": randomTensor([3], seed: 8), "beta": randomTensor([3], seed: 9),
+                        "moving_mean": randomTensor([3], seed: 10), "moving_variance": randomTensor([3], seed: 11, range: 0.5...2)],
+        ]
+        let (model, topology, loaded) = try makeModel(inputShape: [20, 15, 5], layers: layers, weights: weights)
+        XCTAssertEqual(model.siblingGroups.map(\.columns), [[0..<2, 2..<6, 6..<9]])
+        let x = randomTensor([2, 20, 15, 5], seed: 12)
+        let outputs = ["face", "cat"]
+        let reference = try ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x], outputs: outputs)
+        for threads in [1, 2] {
+            let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: outputs, fusion: true,
+                                               threads: threads, minimumParallelFlops: 0)
+            XCTAssertEqual(session.stepKinds.filter { $0.hasSuffix("(3 siblings)") }.count, 1, "\(session.stepKinds)")
+            let fused = try session.run(["input": x])
+            for name in outputs {
+                XCTAssertLessThan(maxAbsDifference(try XCTUnwrap(fused[name]), try XCTUnwrap(reference[name])), 1e-5, name)
+            }
+        }
+        let unfused = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: outputs, fusion: false)
+        XCTAssertFalse(unfused.stepKinds.contains { $0.hasSuffix("siblings)") })
+        let all = try compareWithReference(inputShape: [2, 20, 15, 5], layers: layers, weights: weights)
+        XCTAssertLessThan(all.maxError, 1e-5 * max(1, all.maxMagnitude))
+    }
+
+    /// Siblings whose filters exceed one panel, or that read different tensors, stay apart.
+    func testSiblingGroupsNeedOnePanelAndOneInput() throws {
+        let layers = [
+            LayerNode(name: "a", className: "Conv2D", kind: .conv2D(Conv2DConfig(filters: 9, kernel: (1, 1))), inputs: ["input"]),
+            LayerNode(name: "b", className: "Conv2D", kind: .conv2D(Conv2DConfig(filters: 8, kernel: (1, 1))), inputs: ["input"]),
+            LayerNode(name: "c", className: "Conv2D", kind: .conv2D(Conv2DConfig(filters: 2, kernel: (1, 1))), inputs: ["a"]),
+            LayerNode(name: "d", className: "Conv2D", kind: .conv2D(Conv2DConfig(filters: 2, kernel: (3, 3))), inputs: ["a"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "a": ["kernel": randomTensor([1, 1, 3, 9], seed: 1)], "b": ["kernel": randomTensor([1, 1, 3, 8], seed: 2)],
+            "c": ["kernel": randomTensor([1, 1, 9, 2], seed: 3)], "d": ["kernel": randomTensor([3, 3, 9, 2], seed: 4)],
+        ]
+        let (model, _, _) = try makeModel(inputShape: [6, 6, 3], layers: layers, weights: weights)
+        XCTAssertTrue(model.siblingGroups.isEmpty)
+    }
 }
 
 /// The session's own threads: every part of the work done once, same numbers as one thread.

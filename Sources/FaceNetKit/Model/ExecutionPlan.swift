@@ -11,6 +11,9 @@ enum PlannedStep {
     /// Conv2D with its fused successors; `residual` is copied into the output before an
     /// accumulating GEMM.
     case conv(op: Int, geometry: Conv2DGeometry, input: Location, output: Location, epilogue: Epilogue, residual: Location?)
+    /// A `SiblingGroup` (model.siblingGroups[group]): one GEMM for the pointwise convs that
+    /// read `input`; member i, with its fused successors, lands in `outputs[i]`.
+    case siblings(group: Int, geometry: Conv2DGeometry, input: Location, outputs: [Location], epilogues: [Epilogue])
     case dense(op: Int, batch: Int, inFeatures: Int, units: Int, input: Location, output: Location, epilogue: Epilogue)
     case pool(geometry: Pool2DGeometry, average: Bool, input: Location, output: Location)
     /// Copies into a concatenation the inputs that were not written there in place.
@@ -24,7 +27,8 @@ enum PlannedStep {
 /// Fusion, when on: Conv2D/Dense → [BatchNormalization] → [Activation] → [per-channel PReLU]
 /// become one GEMM with an epilogue; a residual up-projection Conv2D → Lambda(scale) → Add → [Activation]
 /// becomes one accumulating GEMM onto the shortcut; a branch's last conv or pooling writes
-/// straight into its channel slice of the Concatenate that reads it. A layer is only folded
+/// straight into its channel slice of the Concatenate that reads it; pointwise convs that
+/// share their input and fit one GEMM panel together (`SiblingGroup`) run as one GEMM. A layer is only folded
 /// into another when nothing else reads it and it was not requested, so every requested
 /// layer is still computed exactly and stays fetchable.
 struct ExecutionPlan {
@@ -85,6 +89,71 @@ struct ExecutionPlan {
             return Location(value: newValue(count(name)), offset: 0, stride: channels)
         }
 
+        var groupOfOp: [Int: Int] = [:]
+        for (group, sibling) in model.siblingGroups.enumerated() {
+            for op in sibling.members { groupOfOp[op] = group }
+        }
+        let positionOfOp = Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($0.element.index, $0.offset) })
+        /// A Conv2D or Dense with what can be folded after it: BatchNorm, activation, per-channel
+        /// PReLU, or a residual Lambda(scale) → Add. Returns the layers folded in (to absorb).
+        func chain(of node: LayerNode, op: BoundOp) -> (epilogue: Epilogue, last: String, residual: Location?, absorbed: [String]) {
+            let bias: [Float]?
+            var epilogue = Epilogue()
+            switch op {
+            case .conv2D(let c, _, let b): (bias, epilogue.activation) = (b, c.activation)
+            case .dense(let d, _, let b): (bias, epilogue.activation) = (b, d.activation)
+            default: bias = nil
+            }
+            epilogue.shift = bias
+            var last = node.name
+            var residual: Location?
+            var folded: [String] = []
+            // Extend the chain while the next layer can be folded into the epilogue.
+            chain: while let next = soleReader(last) {
+                switch model.ops[next.index] {
+                case .batchNormalization(let bn) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil
+                                                    && epilogue.preluSlopes == nil:
+                    epilogue.scale = bn.scale
+                    epilogue.shift = zip(bn.shift.indices, bn.shift).map { c, t in t + bn.scale[c] * (bias?[c] ?? 0) }
+                case .activation(let f) where epilogue.activation == .linear && epilogue.preluSlopes == nil:
+                    epilogue.activation = f
+                case .prelu(let slopes) where epilogue.preluSlopes == nil
+                                            && slopes.isPerChannel(channels: shape(node.name).last ?? 0):
+                    // Applied after the activation, so nothing that must come first may join later.
+                    epilogue.preluSlopes = slopes.alpha
+                case .scale(let s) where last == node.name && epilogue.activation == .linear:
+                    guard case .conv2D = op, let add = soleReader(next.node.name), case .add = model.ops[add.index],
+                          add.node.inputs.count == 2, let other = add.node.inputs.first(where: { $0 != next.node.name }),
+                          let shortcut = locations[other], shape(other) == shape(node.name) else { break chain }
+                    residual = shortcut
+                    epilogue.alpha = s
+                    epilogue.accumulate = true
+                    epilogue.shift = bias.map { $0.map { $0 * s } }
+                    folded.append(next.node.name)
+                    folded.append(add.node.name)
+                    last = add.node.name
+                    continue chain
+                default:
+                    break chain
+                }
+                folded.append(next.node.name)
+                last = next.node.name
+            }
+            return (epilogue, last, residual, folded)
+        }
+        /// The members of sibling group `group` as planned layers, when the request needs
+        /// every one of them and none of their chains takes a residual; else nil (each
+        /// member is then planned alone).
+        func plannableGroup(_ group: Int) -> [(index: Int, node: LayerNode)]? {
+            var members: [(index: Int, node: LayerNode)] = []
+            for op in model.siblingGroups[group].members {
+                guard let position = positionOfOp[op], !absorbed.contains(layers[position].node.name) else { return nil }
+                members.append(layers[position])
+            }
+            for member in members where chain(of: member.node, op: model.ops[member.index]).residual != nil { return nil }
+            return members
+        }
+
         for (index, node) in layers {
             guard !absorbed.contains(node.name) else { continue }
             let op = model.ops[index]
@@ -101,47 +170,30 @@ struct ExecutionPlan {
                 view.stride = shape(node.name).last ?? 1
                 locations[node.name] = view
             case .conv2D, .dense:
-                let bias: [Float]?
-                var epilogue = Epilogue()
-                switch op {
-                case .conv2D(let c, _, let b): (bias, epilogue.activation) = (b, c.activation)
-                case .dense(let d, _, let b): (bias, epilogue.activation) = (b, d.activation)
-                default: bias = nil
-                }
-                epilogue.shift = bias
-                var last = node.name
-                var residual: Location?
-                // Extend the chain while the next layer can be folded into the epilogue.
-                chain: while let next = soleReader(last) {
-                    switch model.ops[next.index] {
-                    case .batchNormalization(let bn) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil
-                                                        && epilogue.preluSlopes == nil:
-                        epilogue.scale = bn.scale
-                        epilogue.shift = zip(bn.shift.indices, bn.shift).map { c, t in t + bn.scale[c] * (bias?[c] ?? 0) }
-                    case .activation(let f) where epilogue.activation == .linear && epilogue.preluSlopes == nil:
-                        epilogue.activation = f
-                    case .prelu(let slopes) where epilogue.preluSlopes == nil
-                                                && slopes.isPerChannel(channels: shape(node.name).last ?? 0):
-                        // Applied after the activation, so nothing that must come first may join later.
-                        epilogue.preluSlopes = slopes.alpha
-                    case .scale(let s) where last == node.name && epilogue.activation == .linear:
-                        guard case .conv2D = op, let add = soleReader(next.node.name), case .add = model.ops[add.index],
-                              add.node.inputs.count == 2, let other = add.node.inputs.first(where: { $0 != next.node.name }),
-                              let shortcut = locations[other], shape(other) == shape(node.name) else { break chain }
-                        residual = shortcut
-                        epilogue.alpha = s
-                        epilogue.accumulate = true
-                        epilogue.shift = bias.map { $0.map { $0 * s } }
-                        absorbed.insert(next.node.name)
-                        absorbed.insert(add.node.name)
-                        last = add.node.name
-                        continue chain
-                    default:
-                        break chain
+                if fusion, let group = groupOfOp[index], case .conv2D(var c, _, _) = op, let members = plannableGroup(group) {
+                    // The whole group runs here, at its first member: all read the same, already computed input.
+                    let chains = members.map { chain(of: $0.node, op: model.ops[$0.index]) }
+                    let input = try location(of: node.inputs[0])
+                    read(input)
+                    var outputs: [Location] = []
+                    for (member, fused) in zip(members, chains) {
+                        absorbed.formUnion(fused.absorbed)
+                        absorbed.insert(member.node.name)
+                        let output = place(fused.last)
+                        outputs.append(output)
+                        locations[fused.last] = output
                     }
-                    absorbed.insert(next.node.name)
-                    last = next.node.name
+                    let s = shape(node.inputs[0])
+                    c.filters = model.siblingGroups[group].filters
+                    let g = Conv2DGeometry(config: c, batch: s[0], height: s[1], width: s[2], channels: s[3])
+                    scratchCount = max(scratchCount, SiblingGroup.chunkRows * c.filters)
+                    steps.append(.siblings(group: group, geometry: g, input: input, outputs: outputs,
+                                           epilogues: chains.map { $0.epilogue }))
+                    continue
                 }
+                let fused = chain(of: node, op: op)
+                absorbed.formUnion(fused.absorbed)
+                let (epilogue, last, residual) = (fused.epilogue, fused.last, fused.residual)
                 let input = try location(of: node.inputs[0])
                 let output = place(last)
                 let s = shape(node.inputs[0])

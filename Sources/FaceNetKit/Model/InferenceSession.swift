@@ -16,6 +16,8 @@ public final class InferenceSession {
     private enum Step {
         case conv(weights: ConvWeights, geometry: Conv2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                   ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?)
+        case siblings(group: SiblingGroup, rows: Int, input: UnsafePointer<Float>, outputs: [(UnsafeMutablePointer<Float>, Int)],
+                      epilogues: [Epilogue])
         case dense(kernel: GEMMWeights, batch: Int, inFeatures: Int, units: Int, input: UnsafePointer<Float>,
                    output: UnsafeMutablePointer<Float>, epilogue: Epilogue)
         case pool(geometry: Pool2DGeometry, average: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stride: Int)
@@ -108,6 +110,11 @@ public final class InferenceSession {
                 steps.append(.conv(weights: weights, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
                                    epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
                 names.append(topology.layers[op].name)
+            case .siblings(let group, let g, let input, let outputs, let epilogues):
+                let sibling = model.siblingGroups[group]
+                steps.append(.siblings(group: sibling, rows: g.rows, input: pointer(input),
+                                       outputs: outputs.map { (pointer($0), $0.stride) }, epilogues: epilogues))
+                names.append(topology.layers[sibling.members[0]].name)
             case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
                 guard case .dense(_, let kernel, _) = model.ops[op] else { continue }
                 steps.append(.dense(kernel: kernel, batch: batch, inFeatures: inFeatures, units: units, input: pointer(input),
@@ -238,6 +245,9 @@ public final class InferenceSession {
         case .conv(_, let g, _, _, _, _):
             let shape = "conv \(g.kernelHeight)x\(g.kernelWidth)/\(g.strideHeight) \(g.inHeight)x\(g.inWidth)x\(g.inChannels)->\(g.filters)"
             return (shape, 2 * g.rows * g.filters * g.depth)
+        case .siblings(_, let g, _, let outputs, _):
+            let shape = "conv 1x1/1 \(g.inHeight)x\(g.inWidth)x\(g.inChannels)->\(g.filters) (\(outputs.count) siblings)"
+            return (shape, 2 * g.rows * g.filters * g.depth)
         case .dense(_, let batch, let inFeatures, let units, _, _, _):
             return ("dense \(inFeatures)->\(units)", 2 * batch * inFeatures * units)
         case .pool(let g, let average, _, _):
@@ -262,6 +272,9 @@ public final class InferenceSession {
             }
             Conv2DKernel.run(g, input: input, weights: weights, output: output, ldc: ldc,
                              epilogue: epilogue, scratch: scratches.first)
+        case .siblings(let group, let rows, let input, let outputs, let epilogues):
+            guard let chunk = scratches.first else { return }
+            group.run(rows: rows, input: input, outputs: outputs, epilogues: epilogues, chunk: chunk)
         case .dense(let kernel, let batch, _, let units, let input, let output, let epilogue):
             DenseKernel.run(batch: batch, units: units, input: input, kernel: kernel, output: output, epilogue: epilogue)
         case .pool(let g, let average, let input, let output, let stride):

@@ -11,6 +11,8 @@ public struct Model: Sendable {
     /// What the check against the manifest of known weights found (`Model.load` only).
     public private(set) var weightsCheck: WeightsCheck = .notChecked
     let ops: [BoundOp]
+    /// Pointwise convs that share their input and fit one GEMM panel together.
+    let siblingGroups: [SiblingGroup]
     let symbolicShapes: [String: SymbolicShape]
 
     /// Binds a topology to weights already read and checked against it. Pass the weights
@@ -42,6 +44,7 @@ public struct Model: Sendable {
         }
         self.topology = topology
         self.ops = try slots.ops()
+        self.siblingGroups = SiblingGroup.find(layers: layers, ops: self.ops)
         self.symbolicShapes = shapes
         self.weightsSource = path
         self.weightsLayout = layout
