@@ -32,6 +32,10 @@ enum PlannedStep {
 /// into another when nothing else reads it and it was not requested, so every requested
 /// layer is still computed exactly and stays fetchable.
 struct ExecutionPlan {
+    /// A Conv2D or Dense with what folds after it: its epilogue, the last layer folded (whose
+    /// name the output takes), the shortcut it accumulates onto, the layers it absorbs.
+    typealias FusedChain = (epilogue: Epilogue, last: String, residual: Location?, absorbed: [String])
+
     struct Value {
         var count: Int
         var birth: Int
@@ -96,7 +100,7 @@ struct ExecutionPlan {
         let positionOfOp = Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($0.element.index, $0.offset) })
         /// A Conv2D or Dense with what can be folded after it: BatchNorm, activation, per-channel
         /// PReLU, or a residual Lambda(scale) → Add. Returns the layers folded in (to absorb).
-        func chain(of node: LayerNode, op: BoundOp) -> (epilogue: Epilogue, last: String, residual: Location?, absorbed: [String]) {
+        func chain(of node: LayerNode, op: BoundOp) -> FusedChain {
             let bias: [Float]?
             var epilogue = Epilogue()
             switch op {
@@ -141,16 +145,17 @@ struct ExecutionPlan {
             }
             return (epilogue, last, residual, folded)
         }
-        /// The members of sibling group `group` as planned layers, when the request needs
-        /// every one of them and none of their chains takes a residual; else nil (each
+        /// The members of sibling group `group` with their fused chains, when the request
+        /// needs every one of them and none of their chains takes a residual; else nil (each
         /// member is then planned alone).
-        func plannableGroup(_ group: Int) -> [(index: Int, node: LayerNode)]? {
-            var members: [(index: Int, node: LayerNode)] = []
+        func plannableGroup(_ group: Int) -> [(node: LayerNode, chain: FusedChain)]? {
+            var members: [(node: LayerNode, chain: FusedChain)] = []
             for op in model.siblingGroups[group].members {
                 guard let position = positionOfOp[op], !absorbed.contains(layers[position].node.name) else { return nil }
-                members.append(layers[position])
+                let fused = chain(of: layers[position].node, op: model.ops[op])
+                guard fused.residual == nil else { return nil }
+                members.append((layers[position].node, fused))
             }
-            for member in members where chain(of: member.node, op: model.ops[member.index]).residual != nil { return nil }
             return members
         }
 
@@ -172,13 +177,12 @@ struct ExecutionPlan {
             case .conv2D, .dense:
                 if fusion, let group = groupOfOp[index], case .conv2D(var c, _, _) = op, let members = plannableGroup(group) {
                     // The whole group runs here, at its first member: all read the same, already computed input.
-                    let chains = members.map { chain(of: $0.node, op: model.ops[$0.index]) }
                     let input = try location(of: node.inputs[0])
                     read(input)
                     var outputs: [Location] = []
-                    for (member, fused) in zip(members, chains) {
+                    for (member, fused) in members {
                         absorbed.formUnion(fused.absorbed)
-                        absorbed.insert(member.node.name)
+                        absorbed.insert(member.name)
                         let output = place(fused.last)
                         outputs.append(output)
                         locations[fused.last] = output
@@ -188,7 +192,7 @@ struct ExecutionPlan {
                     let g = Conv2DGeometry(config: c, batch: s[0], height: s[1], width: s[2], channels: s[3])
                     scratchCount = max(scratchCount, SiblingGroup.chunkRows * c.filters)
                     steps.append(.siblings(group: group, geometry: g, input: input, outputs: outputs,
-                                           epilogues: chains.map { $0.epilogue }))
+                                           epilogues: members.map { $0.chain.epilogue }))
                     continue
                 }
                 let fused = chain(of: node, op: op)

@@ -53,7 +53,9 @@ struct SiblingGroup: Sendable {
     }
 
     /// Runs the group on `rows` input pixels of `inChannels` floats: member i's result goes to
-    /// `outputs[i]` (pixels `ldc` floats apart) with `epilogues[i]` applied there.
+    /// `outputs[i]` (pixels `ldc` floats apart) with `epilogues[i]` applied there. On the
+    /// calling thread only: a group is at most 16 filters of work per pixel, and MTCNN runs
+    /// each pyramid level on one thread anyway.
     /// `chunk`: scratch of `chunkRows · filters` floats.
     func run(rows: Int, input: UnsafePointer<Float>, outputs: [(UnsafeMutablePointer<Float>, Int)], epilogues: [Epilogue],
              chunk: UnsafeMutablePointer<Float>) {
