@@ -37,7 +37,7 @@ final class DetectorTests: XCTestCase {
             let expected = try floats(output["values"])
             let ours = areaResized(input, w, h, ow, oh)
             XCTAssertEqual(ours.count, expected.count)
-            worst = max(worst, zip(ours, expected).map { abs($0 - $1) }.max() ?? .infinity)
+            worst = max(worst, maxAbsDifference(ours, expected))
         }
         XCTAssertLessThanOrEqual(worst, 1e-5)
         print("area resize vs tf.image.resize(AREA): max abs diff \(worst)")
@@ -67,7 +67,7 @@ final class DetectorTests: XCTestCase {
             let input = (0..<(w * h * 3)).map { i in Float((i * 7919) % 251) / 125 - 1 }
             let ours = areaResized(input, w, h, ow, oh)
             let reference = ScalePyramid.referenceResize(input, width: w, height: h, width: ow, height: oh)
-            let err = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+            let err = maxAbsDifference(ours, reference)
             XCTAssertLessThanOrEqual(err, 2e-6, "\(w)×\(h) → \(ow)×\(oh)")
             worst = max(worst, err)
         }
@@ -91,7 +91,7 @@ final class DetectorTests: XCTestCase {
                                         size: size, into: dst.baseAddress!)
                 }
             }
-            worst = max(worst, zip(ours, expected).map { abs($0 - Float($1)) }.max() ?? .infinity)
+            worst = max(worst, maxAbsDifference(ours, expected))
         }
         XCTAssertLessThanOrEqual(worst, 1e-5)
     }
@@ -107,7 +107,7 @@ final class DetectorTests: XCTestCase {
         for (ow, oh) in [(53, 41), (37, 29), (12, 12), (26, 20)] {
             let fromFloats = areaResized(normalised, w, h, ow, oh)
             let fromBytes = areaResized(bytes, w, h, ow, oh, map: .mtcnn)
-            worst = max(worst, zip(fromFloats, fromBytes).map { abs($0 - $1) }.max() ?? .infinity)
+            worst = max(worst, maxAbsDifference(fromFloats, fromBytes))
         }
         XCTAssertLessThanOrEqual(worst, 2e-6)
         var worstPatch: Float = 0
@@ -123,7 +123,7 @@ final class DetectorTests: XCTestCase {
                         PatchSampler.sample(src.baseAddress!, width: w, height: h, box: box, size: size, map: .mtcnn, into: $0.baseAddress!)
                     }
                 }
-                worstPatch = max(worstPatch, zip(a, b).map { abs($0 - $1) }.max() ?? .infinity)
+                worstPatch = max(worstPatch, maxAbsDifference(a, b))
             }
         }
         XCTAssertLessThanOrEqual(worstPatch, 2e-6)

@@ -111,7 +111,7 @@ final class FaceNetAPITests: XCTestCase {
             let ours = try result.get()
             let theirs = try XCTUnwrap(reference[name])
             XCTAssertEqual(ours.count, theirs.count)
-            worst = max(worst, zip(ours, theirs).map { abs(Double($0) - $1) }.max() ?? 0)
+            worst = max(worst, Double(maxAbsDifference(ours, theirs)))
             embeddings[PairsFile.stem(name)] = ours
         }
         XCTAssertLessThanOrEqual(worst, 1e-4)

@@ -20,7 +20,7 @@ final class PreprocessSharedTests: XCTestCase {
         let size = input.shape.dropFirst().reduce(1, *)
         let expected = input.scalars[(index * size)..<((index + 1) * size)]
         XCTAssertEqual(got.count, size, name)
-        let err = zip(got, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        let err = maxAbsDifference(got, expected)
         XCTAssertLessThanOrEqual(err, limit, name)
         return err
     }

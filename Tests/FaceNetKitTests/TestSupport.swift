@@ -22,9 +22,37 @@ func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1..
     return try! Tensor(shape: shape, scalars: (0..<count).map { _ in Float.random(in: range, using: &g) })
 }
 
+/// The largest |a[i] − b[i]|, or `.infinity` when any difference is not finite (a NaN or an
+/// infinity on either side) or the counts differ. Swift's `max(x, .nan)` and `[…].max()` skip
+/// NaN, so a plain fold would pass an output that a kernel never wrote (tests pre-fill
+/// outputs with NaN to catch exactly that).
+func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float
+    where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
+    guard a.count == b.count else { return .infinity }
+    var worst = 0.0
+    for (x, y) in zip(a, b) {
+        let difference = abs(Double(x) - Double(y))
+        guard difference.isFinite else { return .infinity }
+        worst = max(worst, difference)
+    }
+    return Float(worst)
+}
+
+/// `maxAbsDifference` of two tensors of the same shape (`.infinity` when the shapes differ).
 func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.shape == b.shape, "shapes differ: \(a.shape) vs \(b.shape)")
-    return zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    guard a.shape == b.shape else { return .infinity }
+    return maxAbsDifference(a.scalars, b.scalars)
+}
+
+/// The largest |x|, or NaN when any value is not finite, so a tolerance scaled by it fails
+/// every comparison instead of growing without bound.
+func maxMagnitude<C: Collection>(_ values: C) -> Float where C.Element: BinaryFloatingPoint {
+    var largest = 0.0
+    for x in values {
+        guard x.isFinite else { return .nan }
+        largest = max(largest, abs(Double(x)))
+    }
+    return Float(largest)
 }
 
 /// Root of the package (for fixtures) and of the shared reference data beside it.
@@ -67,23 +95,42 @@ func makeModel(inputShape: [Int?], layers: [LayerNode], weights: [String: [Strin
 }
 
 /// Runs the model with the fast engine and with the reference executor; returns the max
-/// abs difference of every layer output (all fetched by name) and the largest reference magnitude.
+/// abs difference and the largest reference magnitude over two kinds of run:
+/// - every layer fetched by name (a requested layer is never fused: each layer's own path);
+/// - only the leaves (layers nothing reads) fetched, so every chain that can fuse does, on
+///   1 and 2 threads. `expectedFusedSteps`, when given, is the step count the fused plan must
+///   have, so a test names the fusion it means to exercise.
 func compareWithReference(inputShape: [Int], layers: [LayerNode], weights: [String: [String: Tensor]],
-                          seed: UInt64 = 1) throws -> (maxError: Float, maxMagnitude: Float) {
+                          seed: UInt64 = 1, expectedFusedSteps: Int? = nil,
+                          file: StaticString = #filePath, line: UInt = #line) throws -> (maxError: Float, maxMagnitude: Float) {
     let (model, topology, loaded) = try makeModel(inputShape: inputShape.dropFirst().map { $0 }, layers: layers, weights: weights)
     let x = randomTensor(inputShape, seed: seed)
     let names = layers.map(\.name)
-    let fast = try model.predict(x, outputs: names)
+    let read = Set(layers.flatMap(\.inputs))
+    let leaves = names.filter { !read.contains($0) }
     let reference = try ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x], outputs: names)
-    var worst: Float = 0, magnitude: Float = 0
-    for name in names {
-        guard let f = fast[name], let r = reference[name] else {
-            XCTFail("missing output \(name)")
-            continue
+    var runs = [(label: "every layer requested", outputs: try model.predict(x, outputs: names))]
+    for threads in [1, 2] {
+        let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: leaves, fusion: true,
+                                           threads: threads, minimumParallelFlops: 0)
+        if let expectedFusedSteps {
+            XCTAssertEqual(session.stepNames.count, expectedFusedSteps, "fused steps: \(session.stepKinds)", file: file, line: line)
         }
-        XCTAssertEqual(f.shape, r.shape, "shape of \(name)")
-        worst = max(worst, maxAbsDifference(f, r))
-        magnitude = max(magnitude, r.scalars.map(abs).max() ?? 0)
+        runs.append(("leaves only, fused, \(threads) threads", try session.run(["input": x])))
+    }
+    var worst: Float = 0, magnitude: Float = 0
+    for (label, outputs) in runs {
+        for (name, fast) in outputs {
+            guard let r = reference[name] else {
+                XCTFail("\(label): no reference for \(name)", file: file, line: line)
+                continue
+            }
+            XCTAssertEqual(fast.shape, r.shape, "\(label): shape of \(name)", file: file, line: line)
+            worst = max(worst, maxAbsDifference(fast, r))
+            let m = maxMagnitude(r.scalars)
+            magnitude = m.isNaN ? .nan : max(magnitude, m)
+        }
+        XCTAssertEqual(Set(outputs.keys), Set(label.hasPrefix("every") ? names : leaves), label, file: file, line: line)
     }
     return (worst, magnitude)
 }
