@@ -12,11 +12,11 @@ struct GoldenCommand: ParsableCommand {
 
     @OptionGroup var model: ModelFiles
 
-    @Option(help: "Intermediate outputs pass when max abs err ≤ this × max(1, max |ref|).")
-    var tolerance: Float = 1e-3
+    @Option(help: "Every output passes when max abs err ≤ this × the standard deviation of its reference values.")
+    var tolerance: Float = GoldenTolerance().spread
 
-    @Option(help: "l2-normalised embeddings pass when max abs err ≤ this.")
-    var embeddingTolerance: Float = 1e-4
+    @Option(help: "l2-normalised embeddings must also have max abs err ≤ this.")
+    var embeddingTolerance: Float = GoldenTolerance().embedding
 
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
@@ -26,13 +26,13 @@ struct GoldenCommand: ParsableCommand {
         let manifest = try GoldenManifest(path: self.manifest)
         let loaded = try model.load()
         let report = try GoldenCheck.run(manifest: manifest, model: loaded,
-                                         tolerance: GoldenTolerance(intermediate: tolerance, embedding: embeddingTolerance),
+                                         tolerance: GoldenTolerance(spread: tolerance, embedding: embeddingTolerance),
                                          batchSize: batch)
         let width = report.results.map(\.name.count).max() ?? 0
         for r in report.results {
             let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
             print("\(name)  \(r.shape)  max abs err \(formatScientific(r.maxAbsError))  "
-                  + "max rel err \(formatScientific(r.maxRelativeError))  limit \(formatScientific(r.limit))  "
+                  + "err/spread \(formatScientific(r.spreadRelativeError))  limit \(formatScientific(r.limit))  "
                   + (r.withinTolerance ? "ok" : "FAIL"))
         }
         print(report.summary)

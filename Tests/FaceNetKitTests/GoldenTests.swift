@@ -32,6 +32,56 @@ final class GoldenTests: XCTestCase {
         print("tiny golden: max abs err \(worst)")
     }
 
+    /// The golden check is tight enough to fail a 0.1% error in any one layer (its kernel
+    /// scaled by 1.001: early, in a residual branch, in a reduction block, late, the
+    /// bottleneck) and a single NaN weight, while the untouched weights pass, so each failure
+    /// is the planted error's doing.
+    func testGoldenCheckFailsOnATenthOfAPercentInOneLayer() throws {
+        let topology = try KerasJSONReader.read(path: Paths.fixture("tiny/topology_tfkeras.json"))
+        let weights = try KerasWeightsReader.load(path: Paths.fixture("tiny/weights_tfkeras.h5"), specs: try topology.weightSpecs())
+        let manifest = try GoldenManifest(path: Paths.fixture("tiny/manifest.json"))
+        let clean = try GoldenCheck.run(manifest: manifest, model: try Model(topology: topology, weights: weights))
+        XCTAssertTrue(clean.allWithinTolerance, clean.summary)
+        func withKernel(of layer: String, _ edit: (inout [Float]) -> Void) throws -> GoldenReport {
+            var tensors = weights.tensors
+            var kernel = try XCTUnwrap(tensors[layer]?["kernel"], "no kernel for \(layer)")
+            edit(&kernel.scalars)
+            tensors[layer]?["kernel"] = kernel
+            let model = try Model(topology: topology, weights: LoadedWeights(path: weights.path, layout: weights.layout, tensors: tensors))
+            return try GoldenCheck.run(manifest: manifest, model: model)
+        }
+        for layer in ["Conv2d_1a_3x3", "Block35_1_Branch_1_Conv2d_0b_3x3", "Mixed_6a_Branch_0_Conv2d_1a_3x3",
+                      "Block17_2_Branch_1_Conv2d_0b_1x7", "Block8_6_Conv2d_1x1", "Bottleneck"] {
+            let report = try withKernel(of: layer) { k in k = k.map { $0 * 1.001 } }
+            XCTAssertFalse(report.allWithinTolerance, "\(layer) × 1.001 passed: \(report.summary)")
+            print("golden with \(layer) × 1.001: \(report.summary)")
+        }
+        let nan = try withKernel(of: "Block17_2_Conv2d_1x1") { k in k[k.count / 2] = .nan }
+        XCTAssertFalse(nan.allWithinTolerance, nan.summary)
+        XCTAssertEqual(nan.maxAbsError, .infinity)
+    }
+
+    /// Any NaN or Inf difference fails a comparison, whichever side it is on; spread-relative
+    /// limits are computed from the reference alone.
+    func testGoldenCompareSeesNonFiniteValues() throws {
+        let reference = try Tensor(shape: [4], scalars: [1, -1, 2, -2])
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            for side in 0..<2 {
+                var values: [Float] = [1, -1, 2, -2]
+                values[side + 1] = bad
+                let broken = try Tensor(shape: [4], scalars: values)
+                let r = side == 0 ? GoldenCheck.compare(name: "x", actual: broken, reference: reference, l2Normalized: false,
+                                                        tolerance: .init())
+                                  : GoldenCheck.compare(name: "x", actual: reference, reference: broken, l2Normalized: false,
+                                                        tolerance: .init())
+                XCTAssertFalse(r.withinTolerance, "\(bad) on side \(side)")
+            }
+        }
+        let exact = GoldenCheck.compare(name: "x", actual: reference, reference: reference, l2Normalized: false, tolerance: .init())
+        XCTAssertTrue(exact.withinTolerance)
+        XCTAssertEqual(exact.referenceSpread, Float(2.5).squareRoot(), accuracy: 1e-6)
+    }
+
     /// The fast engine against the naive reference executor on the whole tiny model.
     func testTinyModelFastPathEqualsReferenceExecutor() throws {
         let topology = try KerasJSONReader.read(path: Paths.fixture("tiny/topology_keras22.json"))
