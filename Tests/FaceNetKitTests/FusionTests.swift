@@ -16,6 +16,13 @@ final class FusionTests: XCTestCase {
         return (try session.run([model.topology.inputNames[0]: x]), session.stepNames.count)
     }
 
+    /// Keras's output of `layer` for the tiny manifest's input.
+    private func keras(_ layer: String) throws -> Tensor {
+        let manifest = try GoldenManifest(path: Paths.fixture("tiny/manifest.json"))
+        let entry = try XCTUnwrap(manifest.outputs.first { $0.name == layer }, "\(layer) is not in the tiny manifest")
+        return try manifest.readTensor(entry.file, shape: entry.shape)
+    }
+
     func testFusedEqualsUnfusedOnTinyModel() throws {
         let (model, x) = try tinyModel()
         let output = model.topology.outputNames[0]
@@ -23,6 +30,13 @@ final class FusionTests: XCTestCase {
         let (plain, plainSteps) = try run(model, x, outputs: [output], fusion: false)
         let err = maxAbsDifference(try XCTUnwrap(fused[output]), try XCTUnwrap(plain[output]))
         XCTAssertLessThan(err, 1e-5)
+        // Both against Keras, not only against each other.
+        let reference = try keras(output)
+        for (label, run) in [("fused", fused), ("unfused", plain)] {
+            let result = GoldenCheck.compare(name: label, actual: try XCTUnwrap(run[output]), reference: reference,
+                                             l2Normalized: false, tolerance: GoldenTolerance())
+            XCTAssertTrue(result.withinTolerance, "\(label): max abs err \(result.maxAbsError) > \(result.limit)")
+        }
         // BN, ReLU, Lambda, Add and branch copies disappear into the GEMMs.
         XCTAssertLessThan(fusedSteps * 2, plainSteps, "fused \(fusedSteps) steps vs \(plainSteps)")
         print("tiny model: \(plainSteps) steps unfused, \(fusedSteps) fused, max abs diff \(err)")
@@ -196,6 +210,14 @@ final class ThreadingTests: XCTestCase {
         let name = model.topology.inputNames[0]
         let outputs = ["Mixed_6a", model.topology.outputNames[0]]
         let single = try InferenceSession(model: model, inputShapes: [name: x.shape], outputs: outputs, threads: 1).run([name: x])
+        // The single-threaded run is the yardstick, so it is held to Keras's outputs first.
+        for output in outputs {
+            let entry = try XCTUnwrap(manifest.outputs.first { $0.name == output }, output)
+            let result = GoldenCheck.compare(name: output, actual: try XCTUnwrap(single[output]),
+                                             reference: try manifest.readTensor(entry.file, shape: entry.shape),
+                                             l2Normalized: false, tolerance: GoldenTolerance())
+            XCTAssertTrue(result.withinTolerance, "\(output), 1 thread: max abs err \(result.maxAbsError) > \(result.limit)")
+        }
         for threads in [2, 3] {
             // Every convolution shared, however small: rows, filters (few rows) and residual paths.
             let session = try InferenceSession(model: model, inputShapes: [name: x.shape], outputs: outputs, fusion: true,

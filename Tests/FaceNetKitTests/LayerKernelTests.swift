@@ -74,7 +74,7 @@ final class LayerKernelTests: XCTestCase {
                     let session = try InferenceSession(model: model, inputShapes: ["input": x.shape], outputs: ["conv"],
                                                        fusion: true, threads: threads, minimumParallelFlops: 0)
                     let y = try XCTUnwrap(session.run(["input": x])["conv"])
-                    let magnitude = reference.scalars.map(abs).max() ?? 0
+                    let magnitude = maxMagnitude(reference.scalars)
                     XCTAssertGreaterThan(magnitude, 0.1)
                     XCTAssertLessThan(maxAbsDifference(y, reference), 1e-5 * max(1, magnitude),
                                       "case \(i) \(shape) k\(kernel) s\(strides) \(backend) \(threads) threads")
@@ -204,6 +204,106 @@ final class LayerKernelTests: XCTestCase {
                                                 weights: weights)
         XCTAssertLessThan(err, 1e-5)
     }
+
+    // The fused chains, requested so that they do fuse (`expectedFusedSteps` holds the plan to
+    // it): each fused run is compared with the reference executor, layer by layer unfused.
+
+    private func batchNorm(_ name: String, input: String) -> LayerNode {
+        LayerNode(name: name, className: "BatchNormalization",
+                  kind: .batchNormalization(BatchNormConfig(center: true, scale: false, epsilon: 0.001, axis: 3)), inputs: [input])
+    }
+
+    private func batchNormWeights(_ c: Int, seed: UInt64) -> [String: Tensor] {
+        ["beta": randomTensor([c], seed: seed), "moving_mean": randomTensor([c], seed: seed + 1),
+         "moving_variance": randomTensor([c], seed: seed + 2, range: 0.2...2)]
+    }
+
+    /// Conv (no bias) → BatchNorm → ReLU as FaceNet's stem has it: one GEMM with a scale/shift
+    /// epilogue, on every conv path (pointwise, im2col, implicit GEMM, Winograd F(2×2)/F(4×4)/F(2, 7)).
+    func testConvBatchNormReLUFusedMatchesReference() throws {
+        let cases: [([Int], (Int, Int), (Int, Int), Padding, Int)] = [
+            ([9, 8, 5], (1, 1), (1, 1), .same, 7), ([9, 8, 5], (3, 3), (2, 2), .same, 7),
+            ([12, 20, 3], (3, 3), (1, 1), .valid, 10), ([11, 13, 32], (3, 3), (1, 1), .same, 33),
+            ([18, 17, 32], (3, 3), (1, 1), .same, 40), ([9, 8, 40], (1, 7), (1, 1), .same, 36),
+            ([8, 9, 40], (7, 1), (1, 1), .same, 36),
+        ]
+        for (i, (shape, kernel, strides, padding, filters)) in cases.enumerated() {
+            let layers = [conv("conv", filters: filters, kernel: kernel, strides: strides, padding: padding),
+                          batchNorm("bn", input: "conv"),
+                          LayerNode(name: "relu", className: "Activation", kind: .activation(.relu), inputs: ["bn"])]
+            let weights = ["conv": convWeights(kernel, cin: shape[2], filters: filters, bias: false, seed: UInt64(300 + i)),
+                           "bn": batchNormWeights(filters, seed: UInt64(400 + i))]
+            let (err, mag) = try compareWithReference(inputShape: [2] + shape, layers: layers, weights: weights,
+                                                      expectedFusedSteps: 1)
+            XCTAssertLessThan(err, 2e-5 * max(1, mag), "case \(i) \(shape) k\(kernel) s\(strides) \(padding)")
+            XCTAssertGreaterThan(mag, 0.1, "degenerate case \(i)")
+        }
+    }
+
+    /// Inception-ResNet's residual: branch → up-projection with bias → Lambda(scale) → Add
+    /// (shortcut first or second) → ReLU, fused into one accumulating GEMM onto the shortcut
+    /// (alpha = scale, shift = scale · bias), pointwise and 3×3 (Winograd) up-projections.
+    func testResidualUpProjectionScaleAddReLUFusedMatchesReference() throws {
+        for (i, (kernel, channels, shortcutFirst)) in [((1, 1), 6, true), ((1, 1), 6, false), ((3, 3), 36, true)].enumerated() {
+            let layers = [
+                conv("branch", filters: 5, kernel: (1, 1), padding: .same, activation: .relu),
+                conv("up", filters: channels, kernel: kernel, padding: .same, bias: true, input: "branch"),
+                LayerNode(name: "scaled", className: "Lambda", kind: .scale(0.17), inputs: ["up"]),
+                LayerNode(name: "sum", className: "Add", kind: .add, inputs: shortcutFirst ? ["input", "scaled"] : ["scaled", "input"]),
+                LayerNode(name: "relu", className: "Activation", kind: .activation(.relu), inputs: ["sum"]),
+            ]
+            var up = convWeights(kernel, cin: 5, filters: channels, bias: true, seed: UInt64(500 + i))
+            up["bias"] = randomTensor([channels], seed: UInt64(510 + i), range: 1...3)  // large, so its scaling shows
+            let weights = ["branch": convWeights((1, 1), cin: channels, filters: 5, bias: true, seed: UInt64(520 + i)), "up": up]
+            let (err, mag) = try compareWithReference(inputShape: [2, 9, 7, channels], layers: layers, weights: weights,
+                                                      expectedFusedSteps: 2)
+            XCTAssertLessThan(err, 2e-5 * max(1, mag), "case \(i) kernel \(kernel) shortcut first \(shortcutFirst)")
+        }
+    }
+
+    /// Branches written straight into their channel slices of the Concatenate (conv with BN
+    /// and ReLU, a 3×3 conv, a max pool), then a conv that reads the whole concatenation.
+    func testConcatenationSlicesFusedMatchesReference() throws {
+        let pool = Pool2DConfig(pool: (3, 3), strides: (1, 1), padding: .same)
+        let layers = [
+            conv("a", filters: 3, kernel: (1, 1), padding: .same),
+            batchNorm("a_bn", input: "a"),
+            LayerNode(name: "a_relu", className: "Activation", kind: .activation(.relu), inputs: ["a_bn"]),
+            conv("b", filters: 5, kernel: (3, 3), padding: .same, bias: true, activation: .relu),
+            LayerNode(name: "c", className: "MaxPooling2D", kind: .maxPooling2D(pool), inputs: ["input"]),
+            LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: 3), inputs: ["a_relu", "b", "c"]),
+            conv("after", filters: 4, kernel: (1, 1), padding: .same, bias: true, input: "cat"),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "a": convWeights((1, 1), cin: 4, filters: 3, bias: false, seed: 601), "a_bn": batchNormWeights(3, seed: 602),
+            "b": convWeights((3, 3), cin: 4, filters: 5, bias: true, seed: 603),
+            "after": convWeights((1, 1), cin: 12, filters: 4, bias: true, seed: 604),
+        ]
+        // a (BN and ReLU folded), b and c, each into its slice; the concatenation's step, which
+        // copies only inputs not written in place (none here); then `after`.
+        let (err, mag) = try compareWithReference(inputShape: [2, 7, 9, 4], layers: layers, weights: weights, expectedFusedSteps: 5)
+        XCTAssertLessThan(err, 1e-5 * max(1, mag))
+    }
+
+    /// Pointwise convs that read one input and fit one panel together run as one GEMM
+    /// (`SiblingGroup`), each with its own epilogue, one of them into a concatenation slice.
+    func testSiblingPointwiseGroupFusedMatchesReference() throws {
+        let layers = [
+            conv("s1", filters: 4, kernel: (1, 1), padding: .same, bias: true, activation: .relu),
+            conv("s2", filters: 6, kernel: (1, 1), padding: .same),
+            batchNorm("s2_bn", input: "s2"),
+            conv("s3", filters: 2, kernel: (1, 1), padding: .same, bias: true),
+            LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: 3), inputs: ["s1", "s2_bn"]),
+        ]
+        let weights: [String: [String: Tensor]] = [
+            "s1": convWeights((1, 1), cin: 5, filters: 4, bias: true, seed: 701),
+            "s2": convWeights((1, 1), cin: 5, filters: 6, bias: false, seed: 702), "s2_bn": batchNormWeights(6, seed: 703),
+            "s3": convWeights((1, 1), cin: 5, filters: 2, bias: true, seed: 704),
+        ]
+        // One GEMM for the three siblings (s2's BN folded), then the concatenation's step.
+        let (err, mag) = try compareWithReference(inputShape: [3, 6, 5, 5], layers: layers, weights: weights, expectedFusedSteps: 2)
+        XCTAssertLessThan(err, 1e-5 * max(1, mag))
+    }
 }
 
 /// Winograd F(2×2, 3×3), F(4×4, 3×3) and F(2, 7) (1×7, 7×1) against the direct reference.
@@ -240,7 +340,7 @@ final class WinogradTests: XCTestCase {
             let k = randomTensor([3, 3, cin, filters], seed: UInt64(20 + i))
             let g = Conv2DGeometry(config: config, batch: 2, height: h, width: w, channels: cin)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-            let scale = max(1, reference.scalars.map(abs).max() ?? 1)
+            let scale = max(1, maxMagnitude(reference.scalars))
             for tile in WinogradTile.allCases where tile.kernel == (3, 3) {
                 // One chunk, and chunks of a few tiles.
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
@@ -269,7 +369,7 @@ final class WinogradTests: XCTestCase {
                 let x = randomTensor([2, h, w, cin], seed: UInt64(40 + i))
                 let k = randomTensor([tile.kernel.height, tile.kernel.width, cin, filters], seed: UInt64(60 + i))
                 let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-                let scale = max(1, reference.scalars.map(abs).max() ?? 1)
+                let scale = max(1, maxMagnitude(reference.scalars))
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
                     for backend in GEMMBackend.availableHere {
                         let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
@@ -289,7 +389,7 @@ final class WinogradTests: XCTestCase {
         let k = randomTensor([3, 3, 192, 16], seed: 8, range: -0.1...0.1)
         let g = Conv2DGeometry(config: config, batch: 1, height: 17, width: 17, channels: 192)
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-        let scale = reference.scalars.map(abs).max() ?? 1
+        let scale = maxMagnitude(reference.scalars)
         for tile in [WinogradTile.f2x2, .f4x4] {
             let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
             let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
@@ -303,7 +403,7 @@ final class WinogradTests: XCTestCase {
             let k = randomTensor([tile.kernel.height, tile.kernel.width, 128, 16], seed: 10, range: -0.1...0.1)
             let g = Conv2DGeometry(config: config, batch: 1, height: 8, width: 8, channels: 128)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-            let scale = reference.scalars.map(abs).max() ?? 1
+            let scale = maxMagnitude(reference.scalars)
             let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
                                        reference)
             XCTAssertLessThan(err / scale, 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
