@@ -208,18 +208,22 @@ final class LayerKernelTests: XCTestCase {
     // The fused chains, requested so that they do fuse (`expectedFusedSteps` holds the plan to
     // it): each fused run is compared with the reference executor, layer by layer unfused.
 
-    private func batchNorm(_ name: String, input: String) -> LayerNode {
+    /// A BatchNorm as FaceNet's (center, no scale), or with gamma when `scale`.
+    private func batchNorm(_ name: String, input: String, scale: Bool = false) -> LayerNode {
         LayerNode(name: name, className: "BatchNormalization",
-                  kind: .batchNormalization(BatchNormConfig(center: true, scale: false, epsilon: 0.001, axis: 3)), inputs: [input])
+                  kind: .batchNormalization(BatchNormConfig(center: true, scale: scale, epsilon: 0.001, axis: 3)), inputs: [input])
     }
 
-    private func batchNormWeights(_ c: Int, seed: UInt64) -> [String: Tensor] {
-        ["beta": randomTensor([c], seed: seed), "moving_mean": randomTensor([c], seed: seed + 1),
-         "moving_variance": randomTensor([c], seed: seed + 2, range: 0.2...2)]
+    private func batchNormWeights(_ c: Int, seed: UInt64, scale: Bool = false) -> [String: Tensor] {
+        var w = ["beta": randomTensor([c], seed: seed), "moving_mean": randomTensor([c], seed: seed + 1),
+                 "moving_variance": randomTensor([c], seed: seed + 2, range: 0.2...2)]
+        if scale { w["gamma"] = randomTensor([c], seed: seed + 3, range: 0.5...2) }
+        return w
     }
 
-    /// Conv (no bias) → BatchNorm → ReLU as FaceNet's stem has it: one GEMM with a scale/shift
-    /// epilogue, on every conv path (pointwise, im2col, implicit GEMM, Winograd F(2×2)/F(4×4)/F(2, 7)).
+    /// Conv → BatchNorm → ReLU, as FaceNet has it (no conv bias) and with a bias (folded
+    /// through the BN scale): one GEMM with a scale/shift epilogue, on every conv path
+    /// (pointwise, im2col, implicit GEMM, Winograd F(2×2)/F(4×4)/F(2, 7)).
     func testConvBatchNormReLUFusedMatchesReference() throws {
         let cases: [([Int], (Int, Int), (Int, Int), Padding, Int)] = [
             ([9, 8, 5], (1, 1), (1, 1), .same, 7), ([9, 8, 5], (3, 3), (2, 2), .same, 7),
@@ -228,15 +232,17 @@ final class LayerKernelTests: XCTestCase {
             ([8, 9, 40], (7, 1), (1, 1), .same, 36),
         ]
         for (i, (shape, kernel, strides, padding, filters)) in cases.enumerated() {
-            let layers = [conv("conv", filters: filters, kernel: kernel, strides: strides, padding: padding),
-                          batchNorm("bn", input: "conv"),
+          for bias in [false, true] {
+            let layers = [conv("conv", filters: filters, kernel: kernel, strides: strides, padding: padding, bias: bias),
+                          batchNorm("bn", input: "conv", scale: bias),
                           LayerNode(name: "relu", className: "Activation", kind: .activation(.relu), inputs: ["bn"])]
-            let weights = ["conv": convWeights(kernel, cin: shape[2], filters: filters, bias: false, seed: UInt64(300 + i)),
-                           "bn": batchNormWeights(filters, seed: UInt64(400 + i))]
+            let weights = ["conv": convWeights(kernel, cin: shape[2], filters: filters, bias: bias, seed: UInt64(300 + i)),
+                           "bn": batchNormWeights(filters, seed: UInt64(400 + i), scale: bias)]
             let (err, mag) = try compareWithReference(inputShape: [2] + shape, layers: layers, weights: weights,
                                                       expectedFusedSteps: 1)
-            XCTAssertLessThan(err, 2e-5 * max(1, mag), "case \(i) \(shape) k\(kernel) s\(strides) \(padding)")
+            XCTAssertLessThan(err, 2e-5 * max(1, mag), "case \(i) \(shape) k\(kernel) s\(strides) \(padding) bias \(bias)")
             XCTAssertGreaterThan(mag, 0.1, "degenerate case \(i)")
+          }
         }
     }
 

@@ -20,9 +20,11 @@ final class PanelGEMMTests: XCTestCase {
 
     func testBackendsMatchNaiveOnOddShapes() throws {
         XCTAssertTrue(GEMMBackend.availableHere.contains(.openBLAS))
-        // Rows below, at and past the 6-row block; columns off the 16-wide panel; depth past
-        // the 256 block.
-        let shapes = [(1, 1, 1), (5, 16, 3), (6, 17, 40), (7, 33, 257), (13, 10, 600), (64, 96, 256), (9, 48, 520)]
+        // Rows below, at and past the 6-row block; columns off the 16-wide panel, leaving every
+        // remainder the stores split into 4-, 2- and 1-lane parts (1, 2, 3, 5, 7, 10, 15); depth
+        // past the 256 block.
+        let shapes = [(1, 1, 1), (5, 16, 3), (6, 17, 40), (7, 33, 257), (13, 10, 600), (64, 96, 256), (9, 48, 520),
+                      (3, 3, 5), (4, 18, 9), (5, 19, 12), (7, 23, 30), (2, 21, 7), (8, 31, 16)]
         var rng = SeededGenerator(seed: 42)
         for backend in GEMMBackend.availableHere {
             for (m, n, k) in shapes {
@@ -163,6 +165,11 @@ final class PanelGEMMTests: XCTestCase {
         let avx2 = CPUFeatures(vendor: "AuthenticAMD", flags: ["avx", "avx2", "fma"])
         let sse = CPUFeatures(vendor: "GenuineIntel", flags: ["sse2", "sse4_2"])
         XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: sse), .openBLAS)
+        // The panel kernel is compiled for AVX2 and FMA together: either alone is not enough.
+        let avx2WithoutFMA = CPUFeatures(vendor: "GenuineIntel", flags: ["avx", "avx2"])
+        let fmaWithoutAVX2 = CPUFeatures(vendor: "AuthenticAMD", flags: ["avx", "fma"])
+        XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: avx2WithoutFMA), .openBLAS)
+        XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: fmaWithoutAVX2), .openBLAS)
         XCTAssertEqual(GEMMBackend.choose(environment: ["FACENET_GEMM": "openblas"], cpu: avx2), .openBLAS)
         #if arch(x86_64)
         XCTAssertEqual(GEMMBackend.choose(environment: [:], cpu: avx2), .panels)
