@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // The panel GEMM is compiled for AVX2 + FMA (Haswell and later, AMD Zen and later) in a

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Depends on this package the way a Swift user does — by URL and version tag,
+# `.package(url: …, from: "0.1.0")` — in a new package built in debug (every user's default),
+# and verifies two sample photos with it (detection, embedding, decision). CI runs this; it
+# fails when the library cannot be consumed that way (e.g. unsafe build flags under a
+# manifest older than swift-tools-version 6.2).
+#
+# The committed tree (HEAD) is cloned and tagged 0.999.0 in a temporary folder, so `from:`
+# resolves to it whatever tags exist. The weights come from Scripts/fetch-weights.sh (a no-op
+# when Weights/facenet512_casia.h5 exists) through $FACENET_WEIGHTS_DIR, as the README says.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/facenet-consumer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+bash "$root/Scripts/fetch-weights.sh" >/dev/null
+git clone --quiet --no-local "$root" "$work/FaceNetSwift"
+git -C "$work/FaceNetSwift" tag 0.999.0
+
+mkdir -p "$work/consumer/Sources/consumer"
+cat > "$work/consumer/Package.swift" <<MANIFEST
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "consumer",
+    dependencies: [.package(url: "file://$work/FaceNetSwift", from: "0.1.0")],
+    targets: [
+        .executableTarget(name: "consumer", dependencies: [.product(name: "FaceNetKit", package: "FaceNetSwift")]),
+    ]
+)
+MANIFEST
+cat > "$work/consumer/Sources/consumer/main.swift" <<'SWIFT'
+import FaceNetKit
+
+let arguments = CommandLine.arguments
+let facenet = try FaceNet(preset: .facenet512Casia)
+let embedding = try facenet.embed(file: arguments[1], l2Normalize: true)
+let result = try facenet.verify(arguments[1], arguments[2])
+print("consumer: \(embedding.count)-d embedding; verified \(result.verified), distance \(result.distance)")
+SWIFT
+
+cd "$work/consumer"
+start=$SECONDS
+swift build --quiet
+echo "consumer-check: resolved FaceNetSwift by tag and built in debug in $((SECONDS - start)) s"
+start=$SECONDS
+FACENET_WEIGHTS_DIR="$root/Weights" .build/debug/consumer "$root/Docs/samples/img5.jpg" "$root/Docs/samples/img6.jpg"
+echo "consumer-check: ran in $((SECONDS - start)) s (debug build)"
