@@ -64,6 +64,25 @@ final class TopologyTests: XCTestCase {
     }
 
     /// Inputs always come before the layers that read them.
+    /// Shape arithmetic on sizes near Int.max: `same`'s ⌈size / stride⌉ is exact, and a count
+    /// or concatenated size past Int.max is refused (it wrapped around in -Ounchecked builds).
+    func testShapeArithmeticDoesNotOverflow() throws {
+        let huge = 9_223_372_036_854_774_784
+        XCTAssertEqual(convolvedSize(huge, kernel: 1, stride: 65536, padding: .same), huge / 65536 + 1)  // 2^63 − 1024 is not a multiple
+        XCTAssertEqual(convolvedSize(Int.max, kernel: 1, stride: 2, padding: .same), Int.max / 2 + 1)
+        for (input, stride) in [(7, 2), (8, 2), (1, 3), (160, 2), (17, 1)] {
+            XCTAssertEqual(convolvedSize(input, kernel: 3, stride: stride, padding: .same), (input + stride - 1) / stride)
+        }
+        if case .success = knownCount([1 << 40, 1 << 30]) { XCTFail("2^70 elements counted") }
+        guard case .success(let n) = knownCount([3, 5, nil]), n == nil else { return XCTFail("an open size is not nil") }
+        let flatten = LayerNode(name: "flat", className: "Flatten", kind: .flatten, inputs: ["x"])
+        XCTAssertThrowsError(try flatten.outputShape(for: [[1 << 40, 1 << 30, 1]]))
+        let concat = LayerNode(name: "cat", className: "Concatenate", kind: .concatenate(axis: -1), inputs: ["x", "x"])
+        XCTAssertThrowsError(try concat.outputShape(for: [[1, 1, Int.max / 2 + 1], [1, 1, Int.max / 2 + 1]]))
+        XCTAssertEqual(try concat.outputShape(for: [[1, 1, 3], [1, 1, 4]]), [1, 1, 7])
+        XCTAssertNil(ReshapeRule.outputShape(target: [1 << 40, 1 << 30, -1], inputCount: 12))
+    }
+
     func testLayersAreTopologicallyOrdered() throws {
         let t = try read("tiny/topology_keras3.json")
         var seen = Set<String>()

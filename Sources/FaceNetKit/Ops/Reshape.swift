@@ -7,7 +7,9 @@ enum ReshapeRule {
     /// target is malformed (a size of 0 or below other than one −1).
     static func outputShape(target: [Int], inputCount: Int?) -> SymbolicShape? {
         guard target.allSatisfy({ $0 > 0 || $0 == -1 }), target.filter({ $0 == -1 }).count <= 1 else { return nil }
-        let fixed = target.filter { $0 != -1 }.reduce(1, *)
+        // A product past Int.max cannot match any input: no fit (instead of wrapping around).
+        guard case .success(let product?) = knownCount(target.filter { $0 != -1 }) else { return nil }
+        let fixed = product
         guard target.contains(-1) else {
             if let inputCount, inputCount != fixed { return nil }
             return target.map { $0 }

@@ -7,7 +7,7 @@ public typealias SymbolicShape = [Int?]
 func convolvedSize(_ input: Int, kernel: Int, stride: Int, padding: Padding) -> Int {
     switch padding {
     case .valid: return input >= kernel ? (input - kernel) / stride + 1 : 0
-    case .same: return (input + stride - 1) / stride
+    case .same: return input / stride + (input % stride == 0 ? 0 : 1)  // ⌈input / stride⌉ without input + stride overflowing
     }
 }
 
@@ -38,6 +38,13 @@ extension LayerNode {
                 throw fail("expects an image input (H, W, C) with known channels, got \(describe(s))")
             }
             return (s[0], s[1], c)
+        }
+        /// The element count of `shape` (nil while open); a count past Int.max is an error.
+        func count(_ shape: SymbolicShape) throws -> Int? {
+            guard case .success(let n) = knownCount(shape) else {
+                throw fail("the element count of \(describe(shape)) does not fit an Int")
+            }
+            return n
         }
         func spatial(_ size: Int?, _ k: Int, _ stride: Int, _ padding: Padding) throws -> Int? {
             guard let size else { return nil }
@@ -96,11 +103,12 @@ extension LayerNode {
         case .flatten:
             let s = try single()
             guard !s.isEmpty else { throw fail("Flatten needs per-sample axes, got \(describe(s))") }
-            return [knownCount(s)]
+            return [try count(s)]
         case .reshape(let target):
             let s = try single()
-            guard let out = ReshapeRule.outputShape(target: target, inputCount: knownCount(s)) else {
-                throw fail("Reshape to \(describe(target.map(Optional.some))) does not fit the input \(describe(s)) of \(knownCount(s) ?? 0) elements"
+            let inputCount = try count(s)
+            guard let out = ReshapeRule.outputShape(target: target, inputCount: inputCount) else {
+                throw fail("Reshape to \(describe(target.map(Optional.some))) does not fit the input \(describe(s)) of \(inputCount ?? 0) elements"
                             + " (the sizes must multiply to the input's element count; -1 takes what is left)")
             }
             return out
@@ -126,7 +134,13 @@ extension LayerNode {
                         throw fail("inputs differ outside the concatenation axis: \(inputShapes.map(describe))")
                     }
                 }
-                if let t = total, let v = s[axis] { total = t + v } else { total = nil }
+                if let t = total, let v = s[axis] {
+                    let (sum, overflow) = t.addingReportingOverflow(v)
+                    guard !overflow else { throw fail("the concatenated size \(t) + \(v) does not fit an Int") }
+                    total = sum
+                } else {
+                    total = nil
+                }
             }
             out[axis] = total
             return out
@@ -206,10 +220,21 @@ func sampleAxis(_ kerasAxis: Int, rank sampleRank: Int) -> Int? {
     return axis - 1
 }
 
-/// The element count of a per-sample shape, nil while any size is open.
-func knownCount(_ shape: SymbolicShape) -> Int? {
-    shape.reduce(Optional(1)) { total, size in total.flatMap { t in size.map { t * $0 } } }
+/// The element count of a per-sample shape: nil while any size is open, `.failure` when
+/// the product does not fit an Int (a hostile topology's sizes must not wrap around).
+func knownCount(_ shape: SymbolicShape) -> Result<Int?, ShapeOverflow> {
+    var total = 1
+    for size in shape {
+        guard let size else { return .success(nil) }
+        let (product, overflow) = total.multipliedReportingOverflow(by: size)
+        guard !overflow else { return .failure(ShapeOverflow()) }
+        total = product
+    }
+    return .success(total)
 }
+
+/// A shape whose element count or size does not fit an Int.
+struct ShapeOverflow: Error {}
 
 /// "(160, 160, 3)"-style text for messages; `?` for unknown sizes.
 func describe(_ shape: SymbolicShape) -> String {
