@@ -130,6 +130,22 @@ public final class MTCNN: Sendable {
 
     /// `detect`, recording where the time went.
     public func detect(_ image: RGBImage, timings: inout MTCNNTimings) throws -> [DetectedFace] {
+        var none: MTCNNStages?
+        return try detect(image, timings: &timings, stages: &none)
+    }
+
+    /// The cascade of `detect` on `image`, keeping what each stage handed on (for checking
+    /// the stages one by one against the Python package; `detect` itself keeps nothing).
+    func stages(_ image: RGBImage) throws -> MTCNNStages {
+        var timings = MTCNNTimings()
+        var stages: MTCNNStages? = MTCNNStages()
+        _ = try detect(image, timings: &timings, stages: &stages)
+        return stages ?? MTCNNStages()
+    }
+
+    /// `detect`; when `stages` is not nil, each stage's candidates are stored in it (only
+    /// references to arrays the cascade builds anyway: nothing is computed for it).
+    private func detect(_ image: RGBImage, timings: inout MTCNNTimings, stages: inout MTCNNStages?) throws -> [DetectedFace] {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { timings.total = seconds(since: start) }
         let cell = 12
@@ -143,18 +159,22 @@ public final class MTCNN: Sendable {
         // so no normalised float copy of the whole photo (12 MB per megapixel) is made.
         return try image.pixels.withUnsafeBufferPointer { buffer in
             guard let pixels = buffer.baseAddress else { return [] }
-            var candidates = try proposals(pixels, width: image.width, height: image.height, timings: &timings)
+            var candidates = try proposals(pixels, width: image.width, height: image.height, timings: &timings,
+                                           stages: &stages)
+            stages?.pnet = candidates
             timings.proposals = candidates.count
             guard !candidates.isEmpty else { return [] }
             var t = DispatchTime.now().uptimeNanoseconds
             candidates = try refine(pixels, width: image.width, height: image.height, candidates)
             timings.rnet = seconds(since: t)
             timings.refined = candidates.count
+            stages?.rnet = candidates
             guard !candidates.isEmpty else { return [] }
             t = DispatchTime.now().uptimeNanoseconds
             candidates = try output(pixels, width: image.width, height: image.height, candidates)
             timings.onet = seconds(since: t)
             timings.faces = candidates.count
+            stages?.onet = candidates
             return candidates.compactMap { c -> DetectedFace? in
                 guard let landmarks = c.landmarks else { return nil }
                 let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
@@ -172,7 +192,7 @@ public final class MTCNN: Sendable {
     /// (largest first, each to the least loaded thread), each running P-Net on one thread:
     /// resizing, pooling and the epilogues then run in parallel too, not only the GEMMs.
     private func proposals(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int,
-                           timings: inout MTCNNTimings) throws -> [Candidate] {
+                           timings: inout MTCNNTimings, stages: inout MTCNNStages?) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
         timings.scales = scales.count
@@ -207,6 +227,8 @@ public final class MTCNN: Sendable {
             timings.pyramid += scanned.resizeSeconds
             timings.pnet += scanned.pnetSeconds
             all += scanned.candidates
+            stages?.levels.append(MTCNNStages.Level(scale: scales[i], width: sizes[i].width, height: sizes[i].height,
+                                                    candidates: scanned.candidates))
         }
         return Candidate.suppress(all, threshold: options.pnetNMS, overlap: .union, sort: true).map { c in
             var c = c
@@ -317,6 +339,30 @@ public final class MTCNN: Sendable {
         }
         return batch
     }
+}
+
+/// What each stage of one `MTCNN` detection handed on, boxes in image pixels (x1, y1, x2, y2),
+/// each list by falling score — the same cut points as the Python package's stages.
+struct MTCNNStages: Sendable {
+    /// One pyramid level: its scale, the size P-Net scanned (scaled width × height, 0 cells
+    /// when a side is under 12), and the cells over `pnetThreshold` left by the level's own
+    /// NMS (`pnetScaleNMS`), mapped back by 1/scale, not squared.
+    struct Level: Sendable {
+        var scale: Float
+        var width: Int
+        var height: Int
+        var candidates: [Candidate]
+    }
+
+    /// Largest scale first.
+    var levels: [Level] = []
+    /// All levels after the cross-scale NMS (`pnetNMS`), squared: R-Net's input.
+    var pnet: [Candidate] = []
+    /// After `rnetThreshold` and `rnetNMS`, squared: O-Net's input.
+    var rnet: [Candidate] = []
+    /// After `onetThreshold` and `onetNMS` (over the smaller box), with landmarks; boxes not
+    /// yet clipped to the image.
+    var onet: [Candidate] = []
 }
 
 /// The image as the pyramid threads read it (read-only while they run).
