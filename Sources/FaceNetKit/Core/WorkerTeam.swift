@@ -56,7 +56,7 @@ final class WorkerTeam: @unchecked Sendable {
             }
         }
 
-        /// Returns once `jobs` has moved past `seen`: spinning first, then asleep.
+        /// Returns once `jobs` has moved past `seen`: spinning first, then asleep (a wake-up is only a hint).
         private func waitForJob(after seen: Int, slot: Int) {
             var polls = 0
             while jobs.load(ordering: .sequentiallyConsistent) == seen {
@@ -70,7 +70,10 @@ final class WorkerTeam: @unchecked Sendable {
                 } else if sleeping[slot].value.exchange(0, ordering: .sequentiallyConsistent) == 0 {
                     start[slot].wait()  // the caller took the flag and signalled: consume it
                 }
-                return
+                // Look again rather than return: the signal may be a late one from the publish of
+                // the job this worker already ran (the caller was preempted between `jobs.add` and
+                // its `exchange`, and took the flag set for the next job), so `jobs` may still be `seen`.
+                polls = 0
             }
         }
 
