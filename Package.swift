@@ -1,16 +1,31 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Modules follow the data path; each sees only the ones below it (Docs/architecture.md):
+//
+//   FaceNetKernels   tensors, GEMM backends, convolution/pooling/... kernels, the worker team
+//   FaceNetEngine    topology, weights (HDF5), the model, its plan and sessions
+//   FaceNetVision    images, preprocessing, MTCNN detection and alignment
+//   FaceNetKit       the facade users import (FaceNet, Preset, distances, calibration);
+//                    re-exports the three below it
+//   FaceNetTools     TensorFlow GraphDef import and golden manifests (CLI, tests)
+//
+// Only the kernels are built with -Ounchecked; everything that parses outside bytes keeps
+// its bounds and overflow checks. The library is optimised in debug builds too, so an app's
+// default `swift build` runs the model at a usable speed (Docs/building.md).
+let optimisedInDebug: SwiftSetting = .unsafeFlags(["-O"], .when(configuration: .debug))
+let kernelSettings: [SwiftSetting] = [
+    optimisedInDebug, .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+let optimisedCInDebug: CSetting = .unsafeFlags(["-O2"], .when(configuration: .debug))
+
 // The panel GEMM is compiled for AVX2 + FMA (Haswell and later, AMD Zen and later) in a
-// module of its own; FaceNetKit calls it only after checking the CPU (GEMMBackend).
+// module of its own; the kernels call it only after checking the CPU (GEMMBackend).
 #if arch(x86_64)
 let avx2Targets: [Target] = [
     .target(
         name: "FaceNetAVX2",
-        swiftSettings: [
-            .unsafeFlags(["-target-cpu", "haswell"]),
-            .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
-        ]),
+        swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])] + kernelSettings),
 ]
 let avx2Dependencies: [Target.Dependency] = ["FaceNetAVX2"]
 #else
@@ -22,6 +37,7 @@ let package = Package(
     name: "FaceNetSwift",
     products: [
         .library(name: "FaceNetKit", targets: ["FaceNetKit"]),
+        .library(name: "FaceNetTools", targets: ["FaceNetTools"]),
         .executable(name: "facenet", targets: ["FaceNetCLI"]),
     ],
     dependencies: [
@@ -40,24 +56,40 @@ let package = Package(
             providers: [.apt(["libjpeg-dev"])]),
         .target(
             name: "CImageCodecs",
+            cSettings: [optimisedCInDebug],
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // SHA-256 blocks with the x86 SHA instructions (for weights digests).
-        .target(name: "CSHA256"),
+        .target(name: "CSHA256", cSettings: [optimisedCInDebug]),
+        .target(
+            name: "FaceNetKernels",
+            dependencies: ["CBLAS"] + avx2Dependencies,
+            swiftSettings: kernelSettings),
+        .target(
+            name: "FaceNetEngine",
+            dependencies: ["FaceNetKernels", "CHDF5", "CSHA256"],
+            swiftSettings: [optimisedInDebug]),
+        .target(
+            name: "FaceNetVision",
+            dependencies: ["FaceNetKernels", "FaceNetEngine", "CJPEG", "CImageCodecs"],
+            swiftSettings: [optimisedInDebug]),
         .target(
             name: "FaceNetKit",
-            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs", "CSHA256"] + avx2Dependencies,
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+            dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision"],
+            swiftSettings: [optimisedInDebug]),
+        .target(
+            name: "FaceNetTools",
+            dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit"]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
         .executableTarget(
             name: "FaceNetCLI",
             dependencies: [
-                "FaceNetKit", "CAllocationCounter",
+                "FaceNetKit", "FaceNetTools", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "FaceNetKitTests",
-            dependencies: ["FaceNetKit"],
+            dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "FaceNetTools"],
             resources: [.copy("Fixtures")]),
     ] + avx2Targets
 )

@@ -17,7 +17,7 @@ rerun gives byte-identical files; ~1 MB in all):
       input.f32         the input, uniform in [-1, 1), NHWC little-endian float32
       <layer>.f32       tf_keras's output of each model output layer
       manifest.json     golden manifest (the format of make_fixtures.py and
-                        Sources/FaceNetKit/Golden/GoldenManifest.swift), plus
+                        Sources/FaceNetTools/Golden/GoldenManifest.swift), plus
                         "case" and "description"
 
 The cases (few channels, so the folder stays small):

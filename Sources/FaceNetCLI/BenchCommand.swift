@@ -1,6 +1,7 @@
 import ArgumentParser
 import CAllocationCounter
 import FaceNetKit
+import FaceNetTools
 import Foundation
 
 struct BenchCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 
 @main
 struct FaceNetCommand: ParsableCommand {

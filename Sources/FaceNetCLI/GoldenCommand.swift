@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 import Foundation
 
 struct GoldenCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 import Foundation
 
 /// `facenet import-tf graph_final.pb --output Weights/facenet512_casia.h5`: converts

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

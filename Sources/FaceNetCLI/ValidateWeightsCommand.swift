@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 import Foundation
 
 /// The helper side of `WeightsIsolation.childProcess` (hidden): `--isolate-weights` runs

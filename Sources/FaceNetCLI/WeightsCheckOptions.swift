@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceNetKit
+import FaceNetTools
 
 extension WeightsVerification.Policy: ExpressibleByArgument {}
 

@@ -1,5 +1,9 @@
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// OpenBLAS kernel-set choice from CPU features.
 final class BLASSelectionTests: XCTestCase {

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Bad input of every kind gives a typed error that names the file and layer; nothing traps.
 final class BadInputTests: XCTestCase {

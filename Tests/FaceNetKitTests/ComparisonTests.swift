@@ -1,5 +1,9 @@
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The comparison helpers every numeric test leans on: a NaN or an infinity on either side,
 /// or a length mismatch, must fail a comparison instead of vanishing into `max` (Swift's

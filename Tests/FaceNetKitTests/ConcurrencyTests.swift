@@ -1,7 +1,11 @@
 import Foundation
 import Synchronization
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// One `FaceNet` shared by many callers at once: every result must equal the
 /// single-threaded one bit for bit (each call takes its own planned session from the pool;

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Distances, thresholds and calibration against values worked out by hand.
 final class DecisionTests: XCTestCase {

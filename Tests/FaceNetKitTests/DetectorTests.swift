@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The MTCNN pipeline against the Python `mtcnn` package 1.0.0 and TensorFlow
 /// (fixtures from Scripts/make_detection_fixtures.py), plus alignment, limits and drawing.

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Faces in, decisions out: the `FaceNet` API end to end.
 final class FaceNetAPITests: XCTestCase {

@@ -1,5 +1,9 @@
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Fused execution (epilogues, residual accumulation, in-place concatenation) against the
 /// unfused engine and the naive reference, with and without intermediate layers requested.

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The committed regression corpus of every fuzz target (`Fuzz/`, Docs/reliability.md):
 /// `Fixtures/fuzz/<target>/`, each input fed to the same entry points as its fuzz target

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Whole-model golden tests: the project's tiny fixtures in every JSON dialect × H5 layout,
 /// and the full-size shared references when present.

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The TensorFlow-graph importer and what it is built from: the protobuf reader, the
 /// GraphDef decoder, SHA-256 and the weights digest, the HDF5 writer. Fixtures come from

@@ -1,7 +1,11 @@
 import Foundation
 import Synchronization
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Tests of `HDF5File` and `KerasWeightsReader` on the fixtures of
 /// `Scripts/make_h5_reader_fixtures.py` (all layouts, both string encodings, broken

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// JPEG/PNG decoding against Pillow (Scripts/make_image_fixtures.py wrote the references:
 /// `ImageOps.exif_transpose(Image.open(f)).convert("RGB")`), typed errors for bad files,

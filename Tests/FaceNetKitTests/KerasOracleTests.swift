@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Keras (tf_keras) as the outside oracle for every convolution and pooling kernel variant
 /// and every fused chain. The engine's own reference executor shares the padding geometry

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The manifest of known weights against the files themselves and the fetch script.
 final class KnownWeightsTests: XCTestCase {

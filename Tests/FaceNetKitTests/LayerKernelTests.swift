@@ -1,5 +1,9 @@
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Each layer's fast path against its naive reference, on odd shapes.
 final class LayerKernelTests: XCTestCase {

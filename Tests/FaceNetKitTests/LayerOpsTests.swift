@@ -1,5 +1,9 @@
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// PReLU, Permute, Flatten, Reshape and softmax (the layers MTCNN adds): every fast path —
 /// fused, unfused, shared by threads — against the naive references, on odd shapes.

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The real MTCNN P-, R- and O-Nets (`Weights/mtcnn`) and the synthetic model of
 /// `Fixtures/mtcnn/synthetic` against tf_keras's outputs (`Scripts/make_mtcnn_fixtures.py`).

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The MTCNN cascade checked stage by stage against the Python `mtcnn` package 1.0.0
 /// (Fixtures/mtcnn_stages/stages.json, from Scripts/make_mtcnn_stage_fixtures.py): on each

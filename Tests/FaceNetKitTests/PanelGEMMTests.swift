@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The GEMM backends (the engine's panel kernel and OpenBLAS) against a naive triple loop.
 final class PanelGEMMTests: XCTestCase {

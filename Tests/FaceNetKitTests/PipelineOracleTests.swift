@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// One photo file → decode → default preprocessing → the tiny FaceNet → embedding, through
 /// `FaceNet` as `facenet embed --detector skip` runs it, against Pillow + tf_keras

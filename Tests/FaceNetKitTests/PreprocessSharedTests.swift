@@ -4,7 +4,11 @@
 #if true
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 final class PreprocessSharedTests: XCTestCase {
     /// `input.images` and the input tensor of a golden manifest in ../shared.

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Preprocessing against OpenCV / Pillow / NumPy references made by
 /// `Scripts/make_preprocess_fixtures.py` (Fixtures/preprocess, and random sizes in

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Deterministic pseudo-random numbers (SplitMix64), so failures reproduce.
 struct SeededGenerator: RandomNumberGenerator {

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// Loading recognises known weights, checks their digest, and caches verified digests.
 final class WeightsCheckTests: XCTestCase {

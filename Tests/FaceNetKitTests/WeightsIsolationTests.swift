@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
+@testable import FaceNetKernels
+@testable import FaceNetEngine
+@testable import FaceNetVision
 @testable import FaceNetKit
+@testable import FaceNetTools
 
 /// The child-process weights loader (`WeightsIsolation`) and the superblock pre-check.
 final class WeightsIsolationTests: XCTestCase {
