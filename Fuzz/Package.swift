@@ -8,7 +8,10 @@ import PackageDescription
 /// hands it to libFuzzer's `LLVMFuzzerRunDriver` (SwiftPM renames an executable's `main`,
 /// so libFuzzer's own `main` cannot be the entry point).
 func fuzzTarget(_ name: String) -> Target {
-    .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: "FaceNetKit", package: "FaceNetSwift")])
+    .executableTarget(name: name, dependencies: [
+        "FuzzSupport", .product(name: "FaceNetKit", package: "FaceNetSwift"),
+        .product(name: "FaceNetTools", package: "FaceNetSwift"),
+    ])
 }
 
 let package = Package(

@@ -1,5 +1,6 @@
 import Foundation
 import FaceNetKit
+import FaceNetTools
 import FuzzSupport
 
 /// The tiny FaceNet topology the graph fixture `tiny_facenet.pb` imports into; read once.
