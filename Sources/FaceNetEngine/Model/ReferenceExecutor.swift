@@ -2,8 +2,8 @@ import FaceNetKernels
 
 /// Runs a whole model with the naive reference kernels, layer by layer on `Tensor`s, from
 /// the weights as loaded (nothing folded). Slow; it is the oracle for the fast engine.
-public enum ReferenceExecutor {
-    public static func run(topology: ModelTopology, weights: LoadedWeights,
+package enum ReferenceExecutor {
+    package static func run(topology: ModelTopology, weights: LoadedWeights,
                            inputs: [String: Tensor], outputs: [String]) throws -> [String: Tensor] {
         var values: [String: Tensor] = [:]
         for layer in topology.layers {

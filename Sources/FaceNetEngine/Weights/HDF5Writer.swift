@@ -22,9 +22,9 @@ import FaceNetKernels
 /// The file is written to a temporary file in the destination's directory, flushed to
 /// disk, then renamed over `path`: readers never see a half-written file, and a failure
 /// leaves any previous file at `path` untouched.
-public enum HDF5Writer {
+package enum HDF5Writer {
     /// The tf_keras version whose layout is written (the `keras_version` attribute).
-    public static let defaultKerasVersion = "2.21.0"
+    package static let defaultKerasVersion = "2.21.0"
     /// Keras splits an attribute whose data exceeds this (HDF5's object header limit is 64 KB).
     static let attributeByteLimit = 64_512
     /// On-disk size of one variable-length string reference (length + global heap ID).
@@ -34,7 +34,7 @@ public enum HDF5Writer {
     /// model order, is listed in `specs`. Each spec weight must be present with exactly its
     /// shape, and nothing else may be. Throws `FaceNetError.invalidArgument` for weights
     /// that do not fit the specs or a path that cannot be written.
-    public static func writeKerasWeights(_ weights: [String: [String: Tensor]], specs: [LayerWeightSpec],
+    package static func writeKerasWeights(_ weights: [String: [String: Tensor]], specs: [LayerWeightSpec],
                                          to path: String, kerasVersion: String = defaultKerasVersion) throws {
         try validate(weights, specs: specs)
         let destination = URL(fileURLWithPath: path)

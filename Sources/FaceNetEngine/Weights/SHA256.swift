@@ -8,8 +8,8 @@ import FaceNetKernels
 /// The round constants and initial hash values are the first 32 bits of the fractional
 /// parts of the cube roots of the first 64 primes and of the square roots of the first 8;
 /// they are computed exactly here (integer roots in 128 bits) rather than typed in.
-public struct SHA256: Sendable {
-    public static let digestByteCount = 32
+package struct SHA256: Sendable {
+    package static let digestByteCount = 32
     private static let blockByteCount = 64
 
     private var state: [UInt32] = SHA256.initialState
@@ -22,7 +22,7 @@ public struct SHA256: Sendable {
     /// Whether this CPU has the SHA instructions.
     static let hardwareAvailable = csha256_hardware_available() != 0
 
-    public init() {
+    package init() {
         usesHardware = Self.hardwareAvailable
     }
 
@@ -31,7 +31,7 @@ public struct SHA256: Sendable {
         usesHardware = hardware && Self.hardwareAvailable
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         totalBytes &+= UInt64(bytes.count)
         var offset = 0
@@ -56,13 +56,13 @@ public struct SHA256: Sendable {
         }
     }
 
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    package mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         let array = Array(bytes)
         array.withUnsafeBytes { update($0) }
     }
 
     /// The digest: padding (0x80, zeros, the bit length as big-endian 64 bits) appended.
-    public mutating func finalize() -> [UInt8] {
+    package mutating func finalize() -> [UInt8] {
         let bitLength = totalBytes &* 8
         var tail: [UInt8] = [0x80]
         let used = (pending.count + 1) % Self.blockByteCount
@@ -75,13 +75,13 @@ public struct SHA256: Sendable {
     }
 
     /// The SHA-256 of `bytes` as 64 lowercase hex digits.
-    public static func hex<Bytes: Sequence>(of bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func hex<Bytes: Sequence>(of bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
         return hexString(hasher.finalize())
     }
 
-    public static func hexString(_ digest: [UInt8]) -> String {
+    package static func hexString(_ digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }

@@ -19,20 +19,20 @@ import FaceNetKernels
 /// The *structure fingerprint* (`structure(of:)`) is the same stream without the values,
 /// under the header `"FaceNetKit.WeightsStructure.v1\n"`: layer names, weight names and
 /// shapes only. It is cheap (no value is read), so it is what recognises known weights.
-public enum WeightsDigest {
-    public static let header = "FaceNetKit.WeightsDigest.v1\n"
-    public static let structureHeader = "FaceNetKit.WeightsStructure.v1\n"
+package enum WeightsDigest {
+    package static let header = "FaceNetKit.WeightsDigest.v1\n"
+    package static let structureHeader = "FaceNetKit.WeightsStructure.v1\n"
 
-    public static func digest(of weights: LoadedWeights) -> String {
+    package static func digest(of weights: LoadedWeights) -> String {
         digest(of: weights.tensors)
     }
 
-    public static func digest(of tensors: [String: [String: Tensor]]) -> String {
+    package static func digest(of tensors: [String: [String: Tensor]]) -> String {
         hash(tensors, header: header, values: true)
     }
 
     /// The structure fingerprint: names and shapes, no values.
-    public static func structure(of tensors: [String: [String: Tensor]]) -> String {
+    package static func structure(of tensors: [String: [String: Tensor]]) -> String {
         hash(tensors, header: structureHeader, values: false)
     }
 

@@ -56,15 +56,15 @@ package struct PixelWindow: Sendable, Equatable {
 /// extra column or row on the right or bottom). Checked against `shared/models/synthetic128/
 /// inputs.f32`: Pillow decode → this crop → Pillow bilinear to 160 → (x − 127.5)/128
 /// reproduces all 6 images exactly (max abs diff 0).
-public enum CenterCrop {
+package enum CenterCrop {
     /// The square's origin and side for a `width × height` image.
-    public static func square(width: Int, height: Int) -> (x: Int, y: Int, side: Int) {
+    package static func square(width: Int, height: Int) -> (x: Int, y: Int, side: Int) {
         let side = min(width, height)
         return ((width - side) / 2, (height - side) / 2, side)
     }
 
     /// The centre square of `image`, as a new image (a square image is returned unchanged).
-    public static func apply(_ image: RGBImage) throws -> RGBImage {
+    package static func apply(_ image: RGBImage) throws -> RGBImage {
         let sq = square(width: image.width, height: image.height)
         if sq.side == image.width && sq.side == image.height { return image }
         let window = PixelWindow(width: image.width, height: image.height, channels: 3)

@@ -16,9 +16,9 @@ import FaceNetEngine
 ///   `s = floor(d·scale)`, `f = (d + 1) − (s + 1)/scale`, weight `f − floor(f)` if `f > 0`
 ///   else 0, i.e. nearest-neighbour-like blocks with a one-pixel linear ramp between them.
 ///   This applies to both axes whenever either one enlarges.
-public enum OpenCVAreaResize {
+package enum OpenCVAreaResize {
     /// Resizes an RGB image to `width × height`.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+    package static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         try ResizeTarget.resize(image, width: width, height: height) { resize($0, $1, width: $2, height: $3) }
     }
 

@@ -16,9 +16,9 @@ import FaceNetEngine
 ///   Vertically the weights are not clamped, only the rows (to 0…h−1), and OpenCV's 8-bit
 ///   vertical kernel rounds as `((b₀·(S₀ >> 4)) >> 16) + ((b₁·(S₁ >> 4)) >> 16) + 2) >> 2`
 ///   (its SIMD and scalar paths agree): this is why a float bilinear differs by up to 1.
-public enum OpenCVLinearResize {
+package enum OpenCVLinearResize {
     /// Resizes an RGB image to `width × height`.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+    package static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         try ResizeTarget.resize(image, width: width, height: height) { resize($0, $1, width: $2, height: $3) }
     }
 

@@ -19,9 +19,9 @@ import FaceNetEngine
 /// horizontal first. A pass along an axis whose size does not change is skipped. Older
 /// Pillow releases always went horizontal first; results differ by ≤ 1 only in the
 /// vertical-first cases.
-public enum PillowBilinearResize {
+package enum PillowBilinearResize {
     /// Resizes an RGB image to `width × height`.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+    package static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         try ResizeTarget.resize(image, width: width, height: height) { resize($0, $1, width: $2, height: $3) }
     }
 
