@@ -59,5 +59,10 @@ let package = Package(
             name: "FaceNetKitTests",
             dependencies: ["FaceNetKit"],
             resources: [.copy("Fixtures")]),
+        // Runs the built `facenet` tool as a subprocess (no access to the library): it needs
+        // `facenet` built with the same configuration first (`swift build --build-tests`).
+        .testTarget(
+            name: "FaceNetCLITests",
+            dependencies: []),
     ] + avx2Targets
 )
