@@ -91,5 +91,10 @@ let package = Package(
             name: "FaceNetKitTests",
             dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "FaceNetTools"],
             resources: [.copy("Fixtures")]),
+        // Runs the built `facenet` tool as a subprocess (no access to the library): it needs
+        // `facenet` built with the same configuration first (`swift build --build-tests`).
+        .testTarget(
+            name: "FaceNetCLITests",
+            dependencies: []),
     ] + avx2Targets
 )

@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+
+/// `detect` and `bench-detect` with the MTCNN weights committed in `Weights/mtcnn`. The
+/// oracle is `Fixtures/mtcnn_stages/stages.json`: the Python `mtcnn` package's final
+/// (O-Net) faces for the same photos, as [x1, y1, x2, y2, score, 5 landmark x, 5 landmark y].
+final class DetectionCLITests: CLITestCase {
+    private func packageFaces(_ photo: String) throws -> (width: Int, height: Int, faces: [[Double]]) {
+        let stages = try readJSON(CLIPaths.fixture("mtcnn_stages/stages.json"))
+        let photos = try XCTUnwrap(stages["photos"] as? [[String: Any]])
+        let entry = try XCTUnwrap(photos.first { $0["name"] as? String == photo }, "\(photo) not in stages.json")
+        let faces = try XCTUnwrap(entry["onet"] as? [[Any]]).map { $0.compactMap(number) }
+        return (try XCTUnwrap(number(entry["width"]).map(Int.init)), try XCTUnwrap(number(entry["height"]).map(Int.init)), faces)
+    }
+
+    /// The four faces of a group photo, each within a pixel of the package's box, largest
+    /// first, with five landmarks inside the box; `--draw` writes a JPEG of the photo.
+    func testDetectFindsTheFacesThePythonPackageFinds() throws {
+        let photo = CLIPaths.fixture("mtcnn_stages/group.jpg")
+        let expected = try packageFaces("group.jpg")
+        XCTAssertEqual(expected.faces.count, 4)
+        let drawn = scratchPath("drawn")
+        let result = try facenet(["detect", "--json", "--draw", drawn, photo], timeout: 90)
+        assertSucceeded(result)
+        let line = try XCTUnwrap(try jsonLines(result).first)
+        XCTAssertEqual(line["file"] as? String, photo)
+        let faces = try XCTUnwrap(line["faces"] as? [[String: Any]])
+        XCTAssertEqual(faces.count, expected.faces.count, result.stdout)
+        var areas: [Double] = []
+        for face in faces {
+            let box = try XCTUnwrap(floats(face["box"]).map { $0.map(Double.init) }, "\(face)")
+            XCTAssertEqual(box.count, 4)
+            guard box.count == 4 else { continue }
+            areas.append(box[2] * box[3])
+            // The package's face nearest this box; boxes are clipped to the image.
+            let match = try XCTUnwrap(expected.faces.min { abs($0[0] - box[0]) + abs($0[1] - box[1]) < abs($1[0] - box[0]) + abs($1[1] - box[1]) })
+            let x1 = max(0, match[0]), y1 = max(0, match[1])
+            let x2 = min(Double(expected.width - 1), match[2]), y2 = min(Double(expected.height - 1), match[3])
+            for (got, want) in zip(box, [x1, y1, x2 - x1, y2 - y1]) {
+                XCTAssertEqual(got, want, accuracy: 1.01, "box \(box) vs the package's \(match.prefix(4))")
+            }
+            XCTAssertEqual(try XCTUnwrap(number(face["confidence"])), match[4], accuracy: 1e-3)
+            let landmarks = try XCTUnwrap(face["landmarks"] as? [String: Any])
+            XCTAssertEqual(Set(landmarks.keys), ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"])
+            for (name, value) in landmarks {
+                let p = try XCTUnwrap(floats(value), name).map(Double.init)
+                XCTAssertTrue(p.count == 2 && p[0] >= box[0] && p[0] <= box[0] + box[2] && p[1] >= box[1] && p[1] <= box[1] + box[3],
+                              "\(name) \(p) outside \(box)")
+            }
+        }
+        XCTAssertEqual(areas, areas.sorted(by: >), "largest face first")
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: drawn + "/group.jpg"))
+        XCTAssertEqual(Array(jpeg.prefix(2)), [0xFF, 0xD8], "--draw did not write a JPEG")
+    }
+
+    /// Each bad file is named on stderr and as a JSON error line; the run ends with 1.
+    func testDetectMissingFileNotAnImageAndTooSmall() throws {
+        let missing = scratchPath("gone.jpg"), text = CLIPaths.fixture("images/text.jpg")
+        let tiny = CLIPaths.fixture("images/jpeg_1x1.jpg")
+        let result = try facenet(["detect", "--json", missing, text, tiny], timeout: 60)
+        assertFailed(result, status: ExitStatus.failure,
+                     mentions: [missing, "no such file", text, "not an image", tiny, "smaller than MTCNN's 12×12", "3 of 3 images failed"])
+        let lines = try jsonLines(result)
+        XCTAssertEqual(lines.map { $0["file"] as? String }, [missing, text, tiny])
+        XCTAssertTrue(lines.allSatisfy { $0["error"] is String }, "\(lines)")
+    }
+
+    func testDetectBadFlagValues() throws {
+        let photo = CLIPaths.package("Docs/samples/img5.jpg")
+        assertUsageError(try facenet(["detect", "--thresholds", "0.6,0.7", photo]),
+                         mentions: ["--thresholds needs three numbers", "e.g. 0.6,0.7,0.8"])
+        assertUsageError(try facenet(["detect", "--scale-factor", "2", photo]), mentions: ["--scale-factor must be in (0.1, 1)"])
+        assertUsageError(try facenet(["detect", "--min-face-size", "0", photo]), mentions: ["--min-face-size must be at least 1"])
+        assertUsageError(try facenet(["detect", "--verify-weights", "maybe", photo]),
+                         mentions: ["'maybe'", "--verify-weights", "require"])
+    }
+
+    /// `--mtcnn` naming a directory without the nets: exit 1, the missing file named.
+    func testDetectMissingMTCNNDirectory() throws {
+        let directory = scratchPath("no-mtcnn")
+        let result = try facenet(["detect", "--mtcnn", directory, CLIPaths.package("Docs/samples/img5.jpg")])
+        assertFailed(result, status: ExitStatus.failure, mentions: [directory + "/pnet.json"])
+    }
+
+    // MARK: bench-detect
+
+    /// One timed run on a small photo: its size, the face count the package finds, and
+    /// positive stage times. `--model facenet128` has no weights here, so the end-to-end
+    /// time is skipped (and said so).
+    func testBenchDetectReportsThePhotoAndItsFaces() throws {
+        try skipIfPackageWeightsExist("facenet_weights.h5")
+        let photo = CLIPaths.fixture("mtcnn_stages/img12_small.jpg")
+        let expected = try packageFaces("img12_small.jpg")
+        let result = try facenet(["bench-detect", "--iterations", "1", "--json", "--model", "facenet128", photo], timeout: 60)
+        assertSucceeded(result)
+        XCTAssertTrue(result.stderr.contains("no facenet128 weights: end-to-end time skipped"), result.transcript)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((result.stdoutLines.last ?? "").utf8)) as? [String: Any],
+                                   result.stdout)
+        XCTAssertEqual(object["file"] as? String, photo)
+        XCTAssertEqual(number(object["width"]), Double(expected.width))
+        XCTAssertEqual(number(object["height"]), Double(expected.height))
+        XCTAssertEqual(number(object["faces"]), Double(expected.faces.count))
+        for key in ["detect_ms", "pnet_ms", "rnet_ms", "onet_ms"] {
+            XCTAssertGreaterThan(number(object[key]) ?? 0, 0, "\(key) in \(object)")
+        }
+        XCTAssertNil(object["photo_to_embedding_ms"])
+    }
+
+    func testBenchDetectBadInput() throws {
+        let missing = scratchPath("gone.jpg"), text = CLIPaths.fixture("images/text.jpg")
+        let flags = ["--iterations", "1", "--model", "facenet128"]
+        assertFailed(try facenet(["bench-detect"] + flags + [missing]), status: ExitStatus.failure, mentions: [missing, "no such file"])
+        assertFailed(try facenet(["bench-detect"] + flags + [text]), status: ExitStatus.failure, mentions: [text, "not an image"])
+        assertUsageError(try facenet(["bench-detect", "--iterations", "0", text]), mentions: ["--iterations must be at least 1"])
+        assertUsageError(try facenet(["bench-detect", "--model", "arcface", text]), mentions: ["'arcface'", "--model", "facenet512-casia"])
+        // A photo under 12×12 fails with 1, but the message does not name it; see the report.
+        let small = try facenet(["bench-detect"] + flags + [CLIPaths.fixture("images/jpeg_1x1.jpg")])
+        assertFailed(small, status: ExitStatus.failure, mentions: ["smaller than MTCNN's 12×12"])
+    }
+}
