@@ -26,6 +26,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // GraphDef decoding (Import/); its code is generated once and committed
+        // (Scripts/generate-protos.sh), not by the build plugin.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
@@ -45,7 +48,8 @@ let package = Package(
         .target(name: "CSHA256"),
         .target(
             name: "FaceNetKit",
-            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs", "CSHA256"] + avx2Dependencies,
+            dependencies: ["CBLAS", "CHDF5", "CJPEG", "CImageCodecs", "CSHA256",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")] + avx2Dependencies,
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
