@@ -42,6 +42,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // GraphDef decoding (Import/); its code is generated once and committed
+        // (Scripts/generate-protos.sh), not by the build plugin.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
@@ -78,7 +81,10 @@ let package = Package(
             swiftSettings: [optimisedInDebug]),
         .target(
             name: "FaceNetTools",
-            dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit"]),
+            dependencies: [
+                "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
         .executableTarget(

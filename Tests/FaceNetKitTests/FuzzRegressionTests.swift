@@ -156,7 +156,7 @@ final class FuzzRegressionTests: XCTestCase {
         print("fuzz regression FuzzKerasJSON: \(all.count) inputs")
     }
 
-    /// FuzzGraphDef: the protobuf reader and every float constant (held to the name), then
+    /// FuzzGraphDef: the GraphDef decoder and every float constant (held to the name), then
     /// the FaceNet importer against the tiny topology (typed outcome).
     func testGraphDefInputs() throws {
         let topology = try KerasJSONReader.read(path: Paths.fixture("tiny/topology_keras22.json"))

@@ -6,88 +6,97 @@ import XCTest
 @testable import FaceNetKit
 @testable import FaceNetTools
 
-/// The TensorFlow-graph importer and what it is built from: the protobuf reader, the
-/// GraphDef decoder, SHA-256 and the weights digest, the HDF5 writer. Fixtures come from
-/// `Scripts/make_graph_fixtures.py` (`Fixtures/graph/`); the real graph
+/// The TensorFlow-graph importer and what it is built from: the GraphDef decoder
+/// (swift-protobuf and the errors it is mapped to), SHA-256 and the weights digest, the
+/// HDF5 writer. Fixtures come from `Scripts/make_graph_fixtures.py` (`Fixtures/graph/`); the real graph
 /// (`Weights/graph_final.pb` or `$FACENET_GRAPH_PB`) and `../shared` are used when present.
 final class GraphImportTests: XCTestCase {
 
-    // MARK: - Protobuf wire format
+    // MARK: - Protobuf decoding (swift-protobuf, mapped to FaceNetError)
 
-    func testReaderDecodesEveryWireType() throws {
-        var bytes: [UInt8] = [0x08, 0x96, 0x01]                              // 1: varint 150
-        bytes += [0x12, 0x03] + Array("abc".utf8)                            // 2: string
-        bytes += [0x19, 1, 2, 3, 4, 5, 6, 7, 8]                              // 3: fixed64
-        bytes += [0x25] + le(Float(1.5).bitPattern)                          // 4: fixed32 float
-        bytes += [0x2A, 0x08] + le(Float(-2).bitPattern) + le(Float(0.25).bitPattern)  // 5: packed floats
-        bytes += [0x32, 0x03, 0x01, 0x96, 0x01]                              // 6: packed varints 1, 150
-        bytes += [0x38] + [UInt8](repeating: 0xFF, count: 9) + [0x01]        // 7: int64 -1 (10 bytes)
-        bytes += [0xF8, 0xFF, 0xFF, 0xFF, 0x0F, 0x00]                        // 2^29-1: varint 0
-        var reader = ProtobufReader(buffer: bytes, source: "test")
-        var fields: [ProtobufField] = []
-        while let field = try reader.next() { fields.append(field) }
-        XCTAssertEqual(fields.map(\.number), [1, 2, 3, 4, 5, 6, 7, ProtobufReader.maxFieldNumber])
-        XCTAssertEqual(try reader.varint(fields[0], "a"), 150)
-        XCTAssertEqual(try reader.string(fields[1], "b"), "abc")
-        XCTAssertEqual(fields[2].value, .fixed64(0x0807_0605_0403_0201))
-        XCTAssertEqual(try reader.float(fields[3], "d"), 1.5)
-        XCTAssertEqual(try reader.floats(fields[3], "d"), [1.5])
-        XCTAssertEqual(try reader.floats(fields[4], "e"), [-2, 0.25])
-        XCTAssertEqual(try reader.varints(fields[5], "f"), [1, 150])
-        XCTAssertEqual(try reader.int64(fields[6], "g"), -1)
-        XCTAssertEqual(try reader.int32(fields[6], "g"), -1)
-        XCTAssertTrue(reader.isAtEnd)
-        // A field read as the wrong type is an error, not a reinterpretation.
-        assertGraphError(try reader.float(fields[0], "a"), contains: "wire type 0")
-        assertGraphError(try reader.string(fields[0], "a"), contains: "wire type 0")
+    /// Packed and unpacked repeated values both decode (encoders may write either), every
+    /// wire type of an unknown field is skipped, and the largest field number is legal.
+    func testDecoderReadsBothEncodingsAndSkipsUnknownFields() throws {
+        var unknown: [UInt8] = [0x48, 0x96, 0x01]                               // 9: varint 150
+        unknown += [0x51, 1, 2, 3, 4, 5, 6, 7, 8]                               // 10: fixed64
+        unknown += [0x5D, 0, 0, 0x80, 0x3F]                                     // 11: fixed32
+        unknown += [0x62, 0x03] + Array("abc".utf8)                             // 12: bytes
+        unknown += [0x6B, 0x08, 0x01, 0x12, 0x00, 0x6C]                         // 13: a group holding fields
+        unknown += [0xF8, 0xFF, 0xFF, 0xFF, 0x0F, 0x00]                         // 2^29 - 1: varint 0
+        var list = delimited(2, Array("abc".utf8))                              // s
+        list += delimited(3, [0x01, 0x96, 0x01])                                // i packed: 1, 150
+        list += [0x18] + [UInt8](repeating: 0xFF, count: 9) + [0x01]           // i unpacked: -1 (10 bytes)
+        list += delimited(4, le(Float(-2).bitPattern) + le(Float(0.25).bitPattern))  // f packed
+        list += [0x25] + le(Float(1.5).bitPattern)                              // f unpacked
+        list += delimited(5, [0x01, 0x00]) + [0x28, 0x01]                       // b packed, b unpacked
+        let attrs = delimited(5, delimited(1, Array("l".utf8)) + delimited(2, delimited(1, list) + unknown))
+            + delimited(5, delimited(1, Array("t".utf8)) + delimited(2, [0x30, 0x09]))
+            + delimited(5, delimited(1, Array("f".utf8)) + delimited(2, delimited(10, delimited(1, Array("fn".utf8)))))
+        let node = delimited(1, Array("n".utf8)) + delimited(2, Array("Op".utf8)) + delimited(3, Array("a:1".utf8))
+            + delimited(4, Array("/cpu:0".utf8)) + unknown + attrs
+        let graph = try TFGraphDef(bytes: unknown + delimited(1, node) + unknown, source: "test")
+        let decoded = try XCTUnwrap(graph.node(named: "n"))
+        XCTAssertEqual(decoded.op, "Op")
+        XCTAssertEqual(decoded.inputs, ["a:1"])
+        XCTAssertEqual(decoded.device, "/cpu:0")
+        guard case .list(let values)? = decoded.attrs["l"] else { return XCTFail("attr l should be a list") }
+        XCTAssertEqual(values.strings, ["abc"])
+        XCTAssertEqual(values.ints, [1, 150, -1])
+        XCTAssertEqual(values.floats, [-2, 0.25, 1.5])
+        XCTAssertEqual(values.bools, [true, false, true])
+        guard case .type(.int64)? = decoded.attrs["t"] else { return XCTFail("attr t should be DT_INT64") }
+        guard case .unsupported? = decoded.attrs["f"] else { return XCTFail("a function attr is unsupported") }
     }
 
-    func testReaderRejectsMalformedInput() {
+    /// Malformed bytes are `invalidGraph` errors naming the file and what is wrong.
+    func testDecoderRejectsMalformedInput() {
+        /// A graph of one node 'n' with one attribute.
+        func node(attr name: String, _ value: [UInt8]) -> [UInt8] {
+            delimited(1, delimited(1, Array("n".utf8)) + delimited(5, delimited(1, Array(name.utf8)) + delimited(2, value)))
+        }
         let cases: [(bytes: [UInt8], message: String)] = [
-            ([0x08, 0x96], "cut off"),                                        // varint without its last byte
-            ([0x08], "found the end"),                                        // key without value
-            ([0x12, 0x05, 0x61], "claims 5 bytes, but only 1 remain"),        // length beyond the end
-            ([0x12] + [UInt8](repeating: 0xFF, count: 9) + [0x01], "claims 18446744073709551615 bytes"),
-            ([0x08] + [UInt8](repeating: 0xFF, count: 10) + [0x01], "overflows 64 bits"),
-            ([0x08] + [UInt8](repeating: 0x80, count: 9) + [0x02], "overflows 64 bits"),
-            ([0x00, 0x00], "field number 0"),
-            ([0x80, 0x80, 0x80, 0x80, 0x10, 0x00], "out of range"),            // field 2^29
-            ([0x0E, 0x00], "unknown wire type 6"),
-            ([0x0B, 0x0C], "group"),
-            ([0x25, 0x00, 0x00], "cut off"),                                  // fixed32 with 2 bytes
-            ([0x19, 0x00], "cut off"),                                        // fixed64 with 1 byte
+            ([0x0A, 0x05, 0x61], "more bytes than remain"),                             // length beyond the end
+            ([0x0A] + [UInt8](repeating: 0xFF, count: 9) + [0x01], "malformed"),        // length 2^64 - 1 (over 2 GiB)
+            ([0x18, 0x96], "malformed"),                                                // varint without its last byte
+            ([0x18] + [UInt8](repeating: 0xFF, count: 10) + [0x01], "malformed"),       // varint of 11 bytes
+            ([0x00, 0x00], "malformed"),                                                // field number 0
+            ([0x80, 0x80, 0x80, 0x80, 0x10, 0x00], "malformed"),                        // field number 2^29
+            ([0x0E, 0x00], "malformed"),                                                // wire type 6
+            ([0x1C], "malformed"),                                                      // a group's end, no start
+            ([0x1B, 0x18, 0x00], "more bytes than remain"),                             // a group never ended
+            ([0x1D, 0x00, 0x00], "more bytes than remain"),                             // fixed32 with 2 bytes
+            ([0x19, 0x00], "more bytes than remain"),                                   // fixed64 with 1 byte
+            (delimited(1, delimited(1, [0xFF, 0xFE])), "not valid UTF-8"),              // a node name
+            (node(attr: "a", delimited(1, delimited(2, [0xC3]))),                       // a list(string) value
+             "node 'n', attribute 'a': a list(string) value is not valid UTF-8"),
+            (node(attr: "s", delimited(7, delimited(2, [0x08, 0x80, 0x80, 0x80, 0x80, 0x08]))),  // shape [2^31]
+             "node 'n', attribute 's': tensor dimension 2147483648 is out of range"),
         ]
         for (bytes, message) in cases {
-            var reader = ProtobufReader(buffer: bytes, source: "bad.pb")
-            assertGraphError(try readAll(&reader), contains: message, "bytes \(bytes)")
+            assertGraphError(try TFGraphDef(bytes: bytes, source: "bad.pb"), contains: message, "bytes \(bytes)")
         }
-        var reader = ProtobufReader(buffer: [0x2A, 0x03, 0, 0, 0, 0x12, 0x01, 0xFF], source: "bad.pb")
-        XCTAssertNoThrow(try {
-            let odd = try XCTUnwrap(reader.next())
-            self.assertGraphError(try reader.floats(odd, "float_val"), contains: "not a whole number of 4-byte floats")
-            let text = try XCTUnwrap(reader.next())
-            self.assertGraphError(try reader.string(text, "name"), contains: "not valid UTF-8")
-        }())
     }
 
-    func testReaderLimitsNesting() throws {
-        // Field 1 holding field 1 holding … `levels` deep.
+    /// A field of a known number but another wire type is an unknown field, as protobuf
+    /// decodes it: skipped, not reinterpreted (here the node's name, so the node has none).
+    func testWrongWireTypeIsAnUnknownField() {
+        assertGraphError(try TFGraphDef(bytes: delimited(1, [0x08, 0x05] + delimited(2, Array("Op".utf8))), source: "t.pb"),
+                         contains: "node 0 (op Op) has no name")
+        assertGraphError(try TFGraphDef(bytes: [0x08, 0x05], source: "t.pb"), contains: "holds no nodes")
+    }
+
+    func testDecoderLimitsNesting() throws {
+        // Groups in an unknown field (GraphDef field 3), `levels` deep, then one node; the
+        // GraphDef itself is the first level.
         func nested(_ levels: Int) -> [UInt8] {
-            var message: [UInt8] = []
-            for _ in 0..<levels { message = [0x0A] + varint(UInt64(message.count)) + message }
-            return message
+            [UInt8](repeating: 0x1B, count: levels) + [UInt8](repeating: 0x1C, count: levels)
+                + delimited(1, delimited(1, Array("n".utf8)))
         }
-        func descend(_ reader: ProtobufReader) throws -> Int {
-            var reader = reader
-            guard let field = try reader.next() else { return 0 }
-            return 1 + (try descend(try reader.submessage(field, "level")))
-        }
-        XCTAssertEqual(try descend(ProtobufReader(buffer: nested(ProtobufReader.defaultMaxDepth), source: "ok")),
-                       ProtobufReader.defaultMaxDepth)
-        assertGraphError(try descend(ProtobufReader(buffer: nested(200), source: "deep.pb")),
-                         contains: "nests deeper than \(ProtobufReader.defaultMaxDepth)")
-        assertGraphError(try descend(ProtobufReader(buffer: nested(5), source: "deep.pb", maxDepth: 3)),
-                         contains: "nests deeper than 3")
+        XCTAssertEqual(try TFGraphDef(bytes: nested(TFGraphDef.maxMessageDepth - 1), source: "ok").nodes.count, 1)
+        assertGraphError(try TFGraphDef(bytes: nested(TFGraphDef.maxMessageDepth), source: "deep.pb"),
+                         contains: "nest deeper than \(TFGraphDef.maxMessageDepth)")
+        assertGraphError(try TFGraphDef(bytes: nested(100_000), source: "deep.pb"),
+                         contains: "nest deeper than \(TFGraphDef.maxMessageDepth)")
     }
 
     // MARK: - SHA-256 and the weights digest
@@ -200,7 +209,7 @@ final class GraphImportTests: XCTestCase {
         let directory = try temporaryDirectory()
         let graphBytes = try fixtureBytes("graph/tiny_facenet.pb")
         let cases: [(name: String, bytes: [UInt8], message: String)] = [
-            ("truncated.pb", Array(graphBytes.prefix(graphBytes.count / 2)), "remain"),
+            ("truncated.pb", Array(graphBytes.prefix(graphBytes.count / 2)), "more bytes than remain"),
             ("text.pbtxt", Array("node {\n  name: \"x\"\n  op: \"Const\"\n}\n".utf8), "looks like text"),
             ("empty.pb", [], "empty"),
             ("wheel.whl", [0x50, 0x4B, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00], "zip archive"),
@@ -444,30 +453,15 @@ final class GraphImportTests: XCTestCase {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: Paths.fixture(relative))))
     }
 
-    /// The GraphDef without the nodes whose name matches, re-encoded field by field.
+    /// The GraphDef without the nodes whose name matches, re-encoded (other fields kept).
     private func graphBytes(_ bytes: [UInt8], droppingNodes drop: (String) -> Bool) throws -> [UInt8] {
-        var reader = ProtobufReader(buffer: bytes, source: "test")
-        var output: [UInt8] = []
-        while let field = try reader.next() {
-            let range = try reader.bytesRange(field, "node")
-            if field.number == 1 {
-                var node = try reader.submessage(field, "node")
-                var name = ""
-                while let item = try node.next() {
-                    if item.number == 1 { name = try node.string(item, "name") }
-                }
-                if drop(name) { continue }
-            }
-            output += varint(UInt64(field.number << 3 | 2)) + varint(UInt64(range.count)) + bytes[range]
-        }
-        return output
+        var graph = try Tensorflow_GraphDef(serializedBytes: bytes)
+        graph.node.removeAll { drop($0.name) }
+        return try graph.serializedBytes()
     }
 
     /// A GraphDef `node` field holding a scalar float Const.
     private func nodeBytes(floatConstant name: String, value: Float) -> [UInt8] {
-        func delimited(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
-            varint(UInt64(number << 3 | 2)) + varint(UInt64(payload.count)) + payload
-        }
         let tensor: [UInt8] = [0x08, 0x01] + delimited(2, []) + [0x2D] + le(value.bitPattern)
         let attr = delimited(1, Array("value".utf8)) + delimited(2, delimited(8, tensor))
         let node = delimited(1, Array(name.utf8)) + delimited(2, Array("Const".utf8)) + delimited(5, attr)
@@ -500,12 +494,6 @@ final class GraphImportTests: XCTestCase {
             XCTAssertTrue(reason.contains(text), "\(label): '\(reason)' does not contain '\(text)'", file: file, line: line)
         }
     }
-
-    private func readAll(_ reader: inout ProtobufReader) throws -> [ProtobufField] {
-        var fields: [ProtobufField] = []
-        while let field = try reader.next() { fields.append(field) }
-        return fields
-    }
 }
 
 private func varint(_ value: UInt64) -> [UInt8] {
@@ -516,6 +504,11 @@ private func varint(_ value: UInt64) -> [UInt8] {
         value >>= 7
     } while value > 0
     return bytes
+}
+
+/// A length-delimited field: key (wire type 2), length, payload.
+private func delimited(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
+    varint(UInt64(number << 3 | 2)) + varint(UInt64(payload.count)) + payload
 }
 
 private func le(_ value: UInt32) -> [UInt8] {

