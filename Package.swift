@@ -33,6 +33,10 @@ let avx2Targets: [Target] = []
 let avx2Dependencies: [Target.Dependency] = []
 #endif
 
+let testDependencies: [Target.Dependency] = [
+    "FaceNetTestSupport", "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "FaceNetTools",
+]
+
 let package = Package(
     name: "FaceNetSwift",
     products: [
@@ -93,14 +97,18 @@ let package = Package(
                 "FaceNetKit", "FaceNetTools", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(
-            name: "FaceNetKitTests",
+        // Tests mirror the modules; fixtures live in Tests/Fixtures and are read by path.
+        .target(
+            name: "FaceNetTestSupport",
             dependencies: ["FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "FaceNetTools"],
-            resources: [.copy("Fixtures")]),
+            path: "Tests/FaceNetTestSupport"),
+        .testTarget(name: "FaceNetKernelsTests", dependencies: testDependencies),
+        .testTarget(name: "FaceNetEngineTests", dependencies: testDependencies),
+        .testTarget(name: "FaceNetVisionTests", dependencies: testDependencies),
+        .testTarget(name: "FaceNetKitTests", dependencies: testDependencies),
+        .testTarget(name: "FaceNetToolsTests", dependencies: testDependencies),
         // Runs the built `facenet` tool as a subprocess (no access to the library): it needs
         // `facenet` built with the same configuration first (`swift build --build-tests`).
-        .testTarget(
-            name: "FaceNetCLITests",
-            dependencies: []),
+        .testTarget(name: "FaceNetCLITests"),
     ] + avx2Targets
 )

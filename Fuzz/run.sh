@@ -4,7 +4,7 @@
 #   Fuzz/run.sh [SECONDS] [TARGET...]     TARGET: FuzzKerasJSON FuzzHDF5Weights FuzzGraphDef FuzzJPEG FuzzPNG
 #
 # Seeds: Fuzz/corpus/<target>/ (committed, minimised) plus Fuzz/work/seeds/<target>/ (the
-# real files and the regression corpus Tests/FaceNetKitTests/Fixtures/fuzz/<target>/,
+# real files and the regression corpus Tests/Fixtures/fuzz/<target>/,
 # gathered here, not committed). New inputs go to Fuzz/work/corpus/<target>/,
 # crashes, timeouts and OOMs to Fuzz/work/crashes/<target>/, logs to Fuzz/work/logs/.
 # Environment: FUZZ_JOBS (parallel targets, default 2), FUZZ_FLAGS (extra libFuzzer flags),
@@ -32,7 +32,7 @@ bin=$(swift build "${build_flags[@]}" --show-bin-path)
 
 # The real files each target starts from (big ones stay out of the committed corpus).
 gather_seeds() {
-    local target=$1 dir=$work/seeds/$1 fixtures=$root/Tests/FaceNetKitTests/Fixtures shared=$root/../shared
+    local target=$1 dir=$work/seeds/$1 fixtures=$root/Tests/Fixtures shared=$root/../shared
     rm -rf "$dir"  # gathered afresh: a helper run's libhdf5-* seeds must not reach an in-process run
     mkdir -p "$dir"
     case $target in

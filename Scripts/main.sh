@@ -17,7 +17,7 @@ run verify Docs/samples/img5.jpg Docs/samples/img6.jpg --model facenet512-casia
 run verify Docs/samples/img5.jpg Docs/samples/img16.jpg --model facenet512-casia
 run detect Docs/samples
 
-run golden Tests/FaceNetKitTests/Fixtures/tiny/manifest.json --weights Tests/FaceNetKitTests/Fixtures/tiny/model_full.h5
+run golden Tests/Fixtures/tiny/manifest.json --weights Tests/Fixtures/tiny/model_full.h5
 shared=../shared
 if [ -f "$shared/models/synthetic128/model.h5" ]; then
     run golden "$shared/models/synthetic128/manifest.json" --weights "$shared/models/synthetic128/model.h5"

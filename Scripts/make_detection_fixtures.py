@@ -1,5 +1,5 @@
 """Reference data for the MTCNN detector pipeline, from the Python `mtcnn` package 1.0.0
-(ipazc, MIT) and TensorFlow, written to Tests/FaceNetKitTests/Fixtures/detect/:
+(ipazc, MIT) and TensorFlow, written to Tests/Fixtures/detect/:
 
 - detections.json: `MTCNN().detect_faces` on the sample photos in Docs/samples (decoded
   with Pillow, as the shared mtcnn_boxes.json was made): boxes [x, y, w, h], confidence,
@@ -23,7 +23,7 @@ from mtcnn.utils.images import build_scale_pyramid
 from PIL import Image
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-out = os.path.join(root, "Tests/FaceNetKitTests/Fixtures/detect")
+out = os.path.join(root, "Tests/Fixtures/detect")
 os.makedirs(out, exist_ok=True)
 
 

@@ -5,7 +5,7 @@ Python is used only here, to make reference data; the Swift tests never run it.
 
 What it writes (all deterministic, fixed seeds):
 
-  Tests/FaceNetKitTests/Fixtures/tiny/
+  Tests/Fixtures/tiny/
     A narrow FaceNet-shaped network (Inception-ResNet-v1 with the same layer
     names, layer classes and block structure as the Keras 2.2 FaceNet JSON, but
     fewer repeats, 1/12 of the channel widths, a small non-square input and a
@@ -670,7 +670,7 @@ def write_weights_jsons(ref_path, weights_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(REPO, "Tests", "FaceNetKitTests", "Fixtures", "tiny"))
+    ap.add_argument("--out", default=os.path.join(REPO, "Tests", "Fixtures", "tiny"))
     ap.add_argument("--weights-dir", default=os.path.join(REPO, "Weights"))
     ap.add_argument("--facenet-json", default=DEFAULT_SHARED_JSON,
                     help="Keras 2.2 FaceNet JSON (facenet128.json); optional")

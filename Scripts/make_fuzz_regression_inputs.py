@@ -2,7 +2,7 @@
 """Make the hand-written part of the fuzz regression corpora.
 
 Writes small inputs for every fuzz target (Fuzz/Sources) into
-Tests/FaceNetKitTests/Fixtures/fuzz/<Target>/, where FuzzRegressionTests.swift feeds
+Tests/Fixtures/fuzz/<Target>/, where FuzzRegressionTests.swift feeds
 each to the same entry point as its fuzz target, and Fuzz/run.sh seeds the fuzzers
 with them. For each target: valid seeds, truncated copies, and mutations aimed at one
 check each (sizes, counts, offsets, nesting, overflow, wrong types, bad checksums).
@@ -40,7 +40,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "Scripts"))
 import make_h5_reader_fixtures  # noqa: E402  (the Fixtures/h5 model and its writer)
-FIXTURES = os.path.join(ROOT, "Tests", "FaceNetKitTests", "Fixtures")
+FIXTURES = os.path.join(ROOT, "Tests", "Fixtures")
 OUT = os.path.join(FIXTURES, "fuzz")
 
 written = {}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the TensorFlow-graph fixtures of Tests/FaceNetKitTests/GraphImportTests.swift.
+"""Writes the TensorFlow-graph fixtures of Tests/FaceNetToolsTests/GraphImportTests.swift.
 
 Usage (from the repository root; needs tensorflow, h5py, numpy: Scripts/requirements.txt):
-  .venv/bin/python Scripts/make_graph_fixtures.py [--out Tests/FaceNetKitTests/Fixtures/graph]
+  .venv/bin/python Scripts/make_graph_fixtures.py [--out Tests/Fixtures/graph]
 
 Files (deterministic: same bytes on every run):
 
@@ -55,7 +55,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(REPO, "Tests", "FaceNetKitTests", "Fixtures", "tiny")
+TINY = os.path.join(REPO, "Tests", "Fixtures", "tiny")
 ROOT = "InceptionResnetV1"
 EPSILON = 0.001
 
@@ -381,7 +381,7 @@ def write_save_weights(path, layer_names, reference_weights, expected):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(REPO, "Tests", "FaceNetKitTests", "Fixtures", "graph"))
+    ap.add_argument("--out", default=os.path.join(REPO, "Tests", "Fixtures", "graph"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     make_basic(args.out)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the tiny HDF5 fixtures of Tests/FaceNetKitTests/HDF5ReaderTests.swift.
+"""Writes the tiny HDF5 fixtures of Tests/FaceNetEngineTests/HDF5ReaderTests.swift.
 
 Usage: python Scripts/make_h5_reader_fixtures.py [output dir]
-       (default Tests/FaceNetKitTests/Fixtures/h5; needs h5py and numpy)
+       (default Tests/Fixtures/h5; needs h5py and numpy)
 
 Every file holds the same 11-layer model (MODEL below) in one of the Keras layouts,
 written the way each Keras writes it (checked against files written by Keras 2.2-era
@@ -147,7 +147,7 @@ def write_variant(path, edit):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "FaceNetKitTests", "Fixtures", "h5")
+        os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "h5")
     os.makedirs(out, exist_ok=True)
     p = lambda name: os.path.join(out, name)
 

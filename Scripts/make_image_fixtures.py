@@ -6,7 +6,7 @@ and libjpeg's headers are needed for the YCCK and arithmetic-coded samples):
 
     .venv/bin/python Scripts/make_image_fixtures.py
 
-Writes Tests/FaceNetKitTests/Fixtures/images/:
+Writes Tests/Fixtures/images/:
   *.jpg, *.png      small images made here (baseline/progressive/arithmetic/gray/CMYK/YCCK JPEG,
                     EXIF orientations, PNG of every colour type and depth, Adam7) and
                     bad inputs (empty, text, truncated, bad CRC, zero size, 60000x60000)
@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageOps, __version__ as PILLOW_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "Tests/FaceNetKitTests/Fixtures/images"
+OUT = ROOT / "Tests/Fixtures/images"
 SHARED = ROOT.parent / "shared/faces"
 # Small shared photos whose full pixels are committed: progressive 4:2:0, baseline 4:4:4,
 # baseline 4:2:0 with an EXIF block.

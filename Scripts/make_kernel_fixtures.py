@@ -2,7 +2,7 @@
 """Make the Keras-oracle kernel fixtures: small models, one per kernel family.
 
 Python is used only here, to make reference data; the Swift tests never run it.
-The Swift test (Tests/FaceNetKitTests/KerasOracleTests.swift) loads each case with
+The Swift test (Tests/FaceNetEngineTests/KerasOracleTests.swift) loads each case with
 the engine, requests only the model's outputs (so every chain is fused) and
 compares with tf_keras. Keras computes the padding itself, so a bug in the
 engine's shared geometry (paddingBefore, Conv2DGeometry) shows here even where
@@ -11,7 +11,7 @@ the engine's own reference executor would agree with its fast paths.
 What it writes (deterministic: every case draws from its own fixed seed, and a
 rerun gives byte-identical files; ~1 MB in all):
 
-  Tests/FaceNetKitTests/Fixtures/oracle/<case>/
+  Tests/Fixtures/oracle/<case>/
       topology.json     tf_keras model.to_json()
       weights.h5        tf_keras save_weights (h5)
       input.f32         the input, uniform in [-1, 1), NHWC little-endian float32
@@ -63,7 +63,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(REPO, "Tests", "FaceNetKitTests", "Fixtures", "oracle")
+DEFAULT_OUT = os.path.join(REPO, "Tests", "Fixtures", "oracle")
 BASE_SEED = 20240917
 
 

@@ -3,7 +3,7 @@
 
 Python is used only here, to make reference data; the Swift tests never run it.
 
-What it writes into Tests/FaceNetKitTests/Fixtures/mtcnn/ (fixed seeds, deterministic):
+What it writes into Tests/Fixtures/mtcnn/ (fixed seeds, deterministic):
 
   pnet_11x11/, pnet_12x12/, pnet_31x47/, pnet_64x50/, rnet_24x24/, onet_48x48/
     The real MTCNN nets from Weights/mtcnn/{pnet,rnet,onet}.{json,h5} (the weights
@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.join(REPO, "Scripts"))
 from make_fixtures import _strip_tf_keras, rewrite_as_keras22_h5  # noqa: E402
 
 WEIGHTS = os.path.join(REPO, "Weights", "mtcnn")
-OUT = os.path.join(REPO, "Tests", "FaceNetKitTests", "Fixtures", "mtcnn")
+OUT = os.path.join(REPO, "Tests", "Fixtures", "mtcnn")
 SEED = 5
 
 # (folder, net, input shape (N, H, W, C), intermediate layers to record besides the outputs)

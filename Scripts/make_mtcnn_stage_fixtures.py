@@ -1,6 +1,6 @@
 """Stage-by-stage MTCNN references from the Python `mtcnn` package 1.0.0 (ipazc, MIT) and
-TensorFlow, for Tests/FaceNetKitTests/MTCNNStageTests.swift. Writes
-Tests/FaceNetKitTests/Fixtures/mtcnn_stages/:
+TensorFlow, for Tests/FaceNetVisionTests/MTCNNStageTests.swift. Writes
+Tests/Fixtures/mtcnn_stages/:
 
 - Eight JPEGs (Pillow, LANCZOS, quality 88), all from deepface's test dataset
   (github.com/serengil/deepface, tests/unit/dataset, MIT) via ../shared/faces/photos:
@@ -59,7 +59,7 @@ from mtcnn.utils.images import apply_scales, build_scale_pyramid, extract_patche
 from mtcnn.utils.landmarks import adjust_landmarks
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-out = os.path.join(root, "Tests/FaceNetKitTests/Fixtures/mtcnn_stages")
+out = os.path.join(root, "Tests/Fixtures/mtcnn_stages")
 shared_photos = os.path.join(os.path.dirname(root), "shared/faces/photos")
 
 DEFAULTS = dict(min_face_size=20, scale_factor=0.709, threshold_pnet=0.6, threshold_rnet=0.7, threshold_onet=0.8,

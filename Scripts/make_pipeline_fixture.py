@@ -26,7 +26,7 @@ Inputs (committed):
                                                 odd excess (23 rows: 11 top, 12 bottom),
                                                 enlarged 131 -> 160
 
-Writes Tests/FaceNetKitTests/Fixtures/pipeline/:
+Writes Tests/Fixtures/pipeline/:
     img16_face.png      the PNG input above (Pillow's PNG encoder, deterministic)
     manifest.json       versions, model, preprocessing and per photo: the file (relative
                         to the repository root), its decoded size, SHA-256 of Pillow's
@@ -57,7 +57,7 @@ import numpy as np  # noqa: E402
 import PIL  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-FIXTURES = os.path.join(ROOT, "Tests", "FaceNetKitTests", "Fixtures")
+FIXTURES = os.path.join(ROOT, "Tests", "Fixtures")
 OUT = os.path.join(FIXTURES, "pipeline")
 TINY = os.path.join(FIXTURES, "tiny")
 SIZE = 160  # PreprocessOptions().size

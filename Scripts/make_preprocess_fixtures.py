@@ -3,7 +3,7 @@
 
 Python is used only here, to make reference data; the Swift tests never run it.
 
-Writes Tests/FaceNetKitTests/Fixtures/preprocess/ (deterministic, seed 2024):
+Writes Tests/Fixtures/preprocess/ (deterministic, seed 2024):
 
   <image>.rgb       small synthetic RGB test images, raw uint8 HWC (no header)
   <case>.u8         expected 8-bit RGB output of a resampling case, raw HWC
@@ -62,7 +62,7 @@ import PIL
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "Tests", "FaceNetKitTests", "Fixtures", "preprocess")
+OUT = os.path.join(ROOT, "Tests", "Fixtures", "preprocess")
 STRESS_OUT = os.path.join(OUT, "stress")
 
 

@@ -32,7 +32,7 @@ enum ExitStatus {
 enum CLIPaths {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = packageRoot.appendingPathComponent("Tests/FaceNetKitTests/Fixtures")
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
 
     static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
     static func package(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }

@@ -167,8 +167,8 @@ final class FaceCommandsCLITests: CLITestCase {
     private func makePairs() throws -> (csv: String, directory: URL) {
         let directory = try scratchDirectory("faces")
         let sources = ["a1.jpg": "Docs/samples/img5.jpg", "a2.jpg": "Docs/samples/img5.jpg",
-                       "b1.png": "Tests/FaceNetKitTests/Fixtures/pipeline/img16_face.png",
-                       "b2.png": "Tests/FaceNetKitTests/Fixtures/pipeline/img16_face.png", "c1.jpg": "Docs/samples/img6.jpg"]
+                       "b1.png": "Tests/Fixtures/pipeline/img16_face.png",
+                       "b2.png": "Tests/Fixtures/pipeline/img16_face.png", "c1.jpg": "Docs/samples/img6.jpg"]
         for (name, source) in sources {
             try FileManager.default.copyItem(atPath: CLIPaths.package(source), toPath: directory.appendingPathComponent(name).path)
         }

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Bad input of every kind gives a typed error that names the file and layer; nothing traps.
 final class BadInputTests: XCTestCase {

@@ -6,6 +6,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// One `FaceNet` shared by many callers at once: every result must equal the
 /// single-threaded one bit for bit (each call takes its own planned session from the pool;

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Distances, thresholds and calibration against values worked out by hand.
 final class DecisionTests: XCTestCase {

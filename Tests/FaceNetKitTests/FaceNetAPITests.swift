@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Faces in, decisions out: the `FaceNet` API end to end.
 final class FaceNetAPITests: XCTestCase {

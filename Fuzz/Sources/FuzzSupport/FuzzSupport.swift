@@ -10,9 +10,9 @@ public enum Fuzz {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// A fixture of the root package's tests, by path below `Tests/FaceNetKitTests/Fixtures`.
+    /// A fixture of the root package's tests, by path below `Tests/Fixtures`.
     public static func fixture(_ relative: String) -> String {
-        packageRoot.appendingPathComponent("Tests/FaceNetKitTests/Fixtures").appendingPathComponent(relative).path
+        packageRoot.appendingPathComponent("Tests/Fixtures").appendingPathComponent(relative).path
     }
 
     /// libFuzzer's input as `Data` (a copy: the buffer is only valid during the call).

@@ -1,16 +1,16 @@
 import Foundation
 import XCTest
-@testable import FaceNetKernels
-@testable import FaceNetEngine
-@testable import FaceNetVision
-@testable import FaceNetKit
-@testable import FaceNetTools
+import FaceNetKernels
+import FaceNetEngine
+import FaceNetVision
+import FaceNetKit
+import FaceNetTools
 
 /// Deterministic pseudo-random numbers (SplitMix64), so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
+package struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -19,7 +19,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) -> Tensor {
+package func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) -> Tensor {
     var g = SeededGenerator(seed: seed)
     let count = shape.reduce(1, *)
     // swiftlint:disable:next force_try
@@ -30,7 +30,7 @@ func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1..
 /// infinity on either side) or the counts differ. Swift's `max(x, .nan)` and `[…].max()` skip
 /// NaN, so a plain fold would pass an output that a kernel never wrote (tests pre-fill
 /// outputs with NaN to catch exactly that).
-func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float
+package func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float
     where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
     guard a.count == b.count else { return .infinity }
     var worst = 0.0
@@ -43,14 +43,14 @@ func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float
 }
 
 /// `maxAbsDifference` of two tensors of the same shape (`.infinity` when the shapes differ).
-func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+package func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     guard a.shape == b.shape else { return .infinity }
     return maxAbsDifference(a.scalars, b.scalars)
 }
 
 /// The largest |x|, or NaN when any value is not finite, so a tolerance scaled by it fails
 /// every comparison instead of growing without bound.
-func maxMagnitude<C: Collection>(_ values: C) -> Float where C.Element: BinaryFloatingPoint {
+package func maxMagnitude<C: Collection>(_ values: C) -> Float where C.Element: BinaryFloatingPoint {
     var largest = 0.0
     for x in values {
         guard x.isFinite else { return .nan }
@@ -60,16 +60,16 @@ func maxMagnitude<C: Collection>(_ values: C) -> Float where C.Element: BinaryFl
 }
 
 /// Root of the package (for fixtures) and of the shared reference data beside it.
-enum Paths {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
+package enum Paths {
+    package static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = packageRoot.appendingPathComponent("Tests/FaceNetKitTests/Fixtures")
-    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    package static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+    package static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
 
-    static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
+    package static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
 
     /// A file from ../shared, or a skip with the reason when it is absent.
-    static func shared(_ relative: String) throws -> String {
+    package static func shared(_ relative: String) throws -> String {
         let path = shared.appendingPathComponent(relative).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw XCTSkip("reference data \(relative) is absent (../shared not beside the package)")
@@ -80,7 +80,7 @@ enum Paths {
 
 extension XCTestCase {
     /// A new empty directory, removed when the test ends.
-    func temporaryDirectory() throws -> URL {
+    package func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(type(of: self))-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
@@ -89,7 +89,7 @@ extension XCTestCase {
 }
 
 /// A single-input model built in memory: `layers` after an input layer named "input".
-func makeModel(inputShape: [Int?], layers: [LayerNode], weights: [String: [String: Tensor]]) throws
+package func makeModel(inputShape: [Int?], layers: [LayerNode], weights: [String: [String: Tensor]]) throws
     -> (Model, ModelTopology, LoadedWeights) {
     let input = LayerNode(name: "input", className: "InputLayer", kind: .input(shape: inputShape), inputs: [])
     let topology = try ModelTopology(name: "test", dialect: .tfKeras, layers: [input] + layers,
@@ -104,7 +104,7 @@ func makeModel(inputShape: [Int?], layers: [LayerNode], weights: [String: [Strin
 /// - only the leaves (layers nothing reads) fetched, so every chain that can fuse does, on
 ///   1 and 2 threads. `expectedFusedSteps`, when given, is the step count the fused plan must
 ///   have, so a test names the fusion it means to exercise.
-func compareWithReference(inputShape: [Int], layers: [LayerNode], weights: [String: [String: Tensor]],
+package func compareWithReference(inputShape: [Int], layers: [LayerNode], weights: [String: [String: Tensor]],
                           seed: UInt64 = 1, expectedFusedSteps: Int? = nil,
                           file: StaticString = #filePath, line: UInt = #line) throws -> (maxError: Float, maxMagnitude: Float) {
     let (model, topology, loaded) = try makeModel(inputShape: inputShape.dropFirst().map { $0 }, layers: layers, weights: weights)
@@ -141,7 +141,7 @@ func compareWithReference(inputShape: [Int], layers: [LayerNode], weights: [Stri
 
 /// The topology at `path` with `edit` applied to the layer named `name`, parsed from memory
 /// as "edited.json".
-func parseEditedTopology(_ path: String, layer name: String, _ edit: (inout [String: Any]) -> Void) throws -> ModelTopology {
+package func parseEditedTopology(_ path: String, layer name: String, _ edit: (inout [String: Any]) -> Void) throws -> ModelTopology {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     var root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
     var config = try XCTUnwrap(root["config"] as? [String: Any])
@@ -154,7 +154,7 @@ func parseEditedTopology(_ path: String, layer name: String, _ edit: (inout [Str
 }
 
 /// An edit setting (or, with nil, removing) one field of a layer's `config`.
-func setConfig(_ key: String, _ value: Any?) -> (inout [String: Any]) -> Void {
+package func setConfig(_ key: String, _ value: Any?) -> (inout [String: Any]) -> Void {
     { layer in
         var config = layer["config"] as? [String: Any] ?? [:]
         config[key] = value
@@ -163,7 +163,7 @@ func setConfig(_ key: String, _ value: Any?) -> (inout [String: Any]) -> Void {
 }
 
 /// The expression throws an error whose message mentions `text`, the layer (quoted) and a file.
-func assertTopologyError(_ expression: @autoclosure () throws -> some Any, layer: String?,
+package func assertTopologyError(_ expression: @autoclosure () throws -> some Any, layer: String?,
                          mentions text: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertThrowsError(try expression(), file: file, line: line) { error in
         let message = String(describing: error)

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The TensorFlow-graph importer and what it is built from: the GraphDef decoder
 /// (swift-protobuf and the errors it is mapped to), SHA-256 and the weights digest, the

@@ -6,6 +6,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Tests of `HDF5File` and `KerasWeightsReader` on the fixtures of
 /// `Scripts/make_h5_reader_fixtures.py` (all layouts, both string encodings, broken
@@ -14,33 +15,13 @@ final class HDF5ReaderTests: XCTestCase {
 
     // MARK: - Fixture model (mirrors MODEL in Scripts/make_h5_reader_fixtures.py)
 
-    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let packageRoot = testsDirectory.deletingLastPathComponent().deletingLastPathComponent()
-    static let sharedModels = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
-
-    static func fixture(_ name: String) -> String {
-        testsDirectory.appendingPathComponent("Fixtures/h5").appendingPathComponent(name).path
-    }
-
+    static let packageRoot = Paths.packageRoot
+    static let sharedModels = H5FixtureModel.sharedModels
+    static let specs = H5FixtureModel.specs
+    static func fixture(_ name: String) -> String { H5FixtureModel.fixture(name) }
     static func spec(_ layer: String, _ className: String, _ weights: [(String, [Int])] = []) -> LayerWeightSpec {
-        LayerWeightSpec(layerName: layer, className: className, weights: weights.map { WeightSpec(name: $0.0, shape: $0.1) })
+        H5FixtureModel.spec(layer, className, weights)
     }
-
-    /// Every layer in model order, weightless ones included, as `load` wants them.
-    static let specs: [LayerWeightSpec] = [
-        spec("input_1", "InputLayer"),
-        spec("Conv2d_1a", "Conv2D", [("kernel", [3, 3, 3, 4])]),
-        spec("Conv2d_1a_BatchNorm", "BatchNormalization", [("beta", [4]), ("moving_mean", [4]), ("moving_variance", [4])]),
-        spec("Conv2d_1a_Activation", "Activation"),
-        spec("Conv2d_2a", "Conv2D", [("kernel", [1, 1, 4, 4]), ("bias", [4])]),
-        spec("Conv2d_2a_BatchNorm", "BatchNormalization",
-             [("gamma", [4]), ("beta", [4]), ("moving_mean", [4]), ("moving_variance", [4])]),
-        spec("Conv2d_2a_Activation", "Activation"),
-        spec("prelu", "PReLU", [("alpha", [1, 1, 4])]),
-        spec("AvgPool", "GlobalAveragePooling2D"),
-        spec("Bottleneck", "Dense", [("kernel", [4, 2])]),
-        spec("Bottleneck_BatchNorm", "BatchNormalization", [("beta", [2]), ("moving_mean", [2]), ("moving_variance", [2])]),
-    ]
 
     static func replacing(_ layer: String, with replacement: LayerWeightSpec?) -> [LayerWeightSpec] {
         specs.compactMap { $0.layerName == layer ? replacement : $0 }
@@ -276,7 +257,7 @@ final class HDF5ReaderTests: XCTestCase {
             (Self.fixture("truncated.h5"), "truncated"),
             (Self.fixture("not_hdf5.h5"), "not an HDF5 file"),
             (Self.fixture("no_such_file.h5"), "no such file"),
-            (Self.testsDirectory.appendingPathComponent("Fixtures/h5").path, "directory"),
+            (Paths.fixture("h5"), "directory"),
         ]
         for (path, fragment) in cases {
             let calls: [() throws -> Void] = [

@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// PReLU, Permute, Flatten, Reshape and softmax (the layers MTCNN adds): every fast path —
 /// fused, unfused, shared by threads — against the naive references, on odd shapes.

@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Fused execution (epilogues, residual accumulation, in-place concatenation) against the
 /// unfused engine and the naive reference, with and without intermediate layers requested.

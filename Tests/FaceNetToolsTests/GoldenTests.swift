@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Whole-model golden tests: the project's tiny fixtures in every JSON dialect × H5 layout,
 /// and the full-size shared references when present.

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The manifest of known weights against the files themselves and the fetch script.
 final class KnownWeightsTests: XCTestCase {

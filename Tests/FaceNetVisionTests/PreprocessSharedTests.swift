@@ -9,6 +9,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 final class PreprocessSharedTests: XCTestCase {
     /// `input.images` and the input tensor of a golden manifest in ../shared.

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The three JSON dialects, from the project's fixtures and from the shared real files.
 final class TopologyTests: XCTestCase {

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Keras (tf_keras) as the outside oracle for every convolution and pooling kernel variant
 /// and every fused chain. The engine's own reference executor shares the padding geometry

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Preprocessing against OpenCV / Pillow / NumPy references made by
 /// `Scripts/make_preprocess_fixtures.py` (Fixtures/preprocess, and random sizes in

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Loading recognises known weights, checks their digest, and caches verified digests.
 final class WeightsCheckTests: XCTestCase {

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The MTCNN cascade checked stage by stage against the Python `mtcnn` package 1.0.0
 /// (Fixtures/mtcnn_stages/stages.json, from Scripts/make_mtcnn_stage_fixtures.py): on each

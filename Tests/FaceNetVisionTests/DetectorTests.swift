@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The MTCNN pipeline against the Python `mtcnn` package 1.0.0 and TensorFlow
 /// (fixtures from Scripts/make_detection_fixtures.py), plus alignment, limits and drawing.

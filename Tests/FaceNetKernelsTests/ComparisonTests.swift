@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The comparison helpers every numeric test leans on: a NaN or an infinity on either side,
 /// or a length mismatch, must fail a comparison instead of vanishing into `max` (Swift's

@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// OpenBLAS kernel-set choice from CPU features.
 final class BLASSelectionTests: XCTestCase {

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The committed regression corpus of every fuzz target (`Fuzz/`, Docs/reliability.md):
 /// `Fixtures/fuzz/<target>/`, each input fed to the same entry points as its fuzz target
@@ -196,25 +197,14 @@ final class FuzzRegressionTests: XCTestCase {
 
     /// The `facenet` tool built beside the test bundle: the helper of the child-process loader.
     /// Missing, it fails under CI (Scripts/test.sh builds it) and skips elsewhere.
-    static func helper() throws -> WeightsHelper {
-        let directory = Bundle.main.bundleURL.deletingLastPathComponent()
-        for candidate in [directory, Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("facenet")
-            if FileManager.default.isExecutableFile(atPath: url.path) {
-                return WeightsHelper(executable: url, timeout: 10)
-            }
-        }
-        let reason = "the facenet tool is not built beside the tests (swift build --product facenet, same flags)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(reason) }
-        throw XCTSkip(reason)
-    }
+    static func helper() throws -> WeightsHelper { try WeightsHelperLocator.helper() }
 
     /// FuzzHDF5Weights: layer names, model config and a full load against two models (the
     /// `Fixtures/h5` model the names refer to, and MTCNN's P-Net) — in-process for every
     /// input but the `libhdf5-*` ones, then through the helper for all.
     func testHDF5Inputs() throws {
         let all = inputs("FuzzHDF5Weights")
-        let specs = HDF5ReaderTests.specs
+        let specs = H5FixtureModel.specs
         let pnetSpecs = try KerasJSONReader.read(path: Paths.packageRoot.appendingPathComponent("Weights/mtcnn/pnet.json").path)
             .weightSpecs()
         for input in all where input.expected != .libhdf5Crash {

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// JPEG/PNG decoding against Pillow (Scripts/make_image_fixtures.py wrote the references:
 /// `ImageOps.exif_transpose(Image.open(f)).convert("RGB")`), typed errors for bad files,

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The GEMM backends (the engine's panel kernel and OpenBLAS) against a naive triple loop.
 final class PanelGEMMTests: XCTestCase {

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// The real MTCNN P-, R- and O-Nets (`Weights/mtcnn`) and the synthetic model of
 /// `Fixtures/mtcnn/synthetic` against tf_keras's outputs (`Scripts/make_mtcnn_fixtures.py`).

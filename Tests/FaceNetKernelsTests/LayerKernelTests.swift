@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// Each layer's fast path against its naive reference, on odd shapes.
 final class LayerKernelTests: XCTestCase {
