@@ -49,6 +49,7 @@ let package = Package(
         // GraphDef decoding (Import/); its code is generated once and committed
         // (Scripts/generate-protos.sh), not by the build plugin.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
@@ -65,15 +66,13 @@ let package = Package(
             name: "CImageCodecs",
             cSettings: [optimisedCInDebug],
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
-        // SHA-256 blocks with the x86 SHA instructions (for weights digests).
-        .target(name: "CSHA256", cSettings: [optimisedCInDebug]),
         .target(
             name: "FaceNetKernels",
             dependencies: ["CBLAS"] + avx2Dependencies,
             swiftSettings: kernelSettings),
         .target(
             name: "FaceNetEngine",
-            dependencies: ["FaceNetKernels", "CHDF5", "CSHA256"],
+            dependencies: ["FaceNetKernels", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [optimisedInDebug]),
         .target(
             name: "FaceNetVision",

@@ -5,6 +5,7 @@ import XCTest
 @testable import FaceNetVision
 @testable import FaceNetKit
 @testable import FaceNetTools
+import FaceNetTestSupport
 
 /// One photo file → decode → default preprocessing → the tiny FaceNet → embedding, through
 /// `FaceNet` as `facenet embed --detector skip` runs it, against Pillow + tf_keras
@@ -95,9 +96,9 @@ final class PipelineOracleTests: XCTestCase {
         for c in m.cases {
             let image = try ImageDecoder.decode(path: path(c))
             XCTAssertEqual([image.width, image.height], [c.width, c.height], "\(c.file): decoded size")
-            XCTAssertEqual(SHA256.hex(of: image.pixels), c.decoded_sha256, "\(c.file): decoded pixels differ from Pillow's")
+            XCTAssertEqual(sha256Hex(image.pixels), c.decoded_sha256, "\(c.file): decoded pixels differ from Pillow's")
             let resized = try Preprocessor.resampled(image, options: facenet.preprocessing)
-            XCTAssertEqual(SHA256.hex(of: resized.pixels), c.resized_sha256,
+            XCTAssertEqual(sha256Hex(resized.pixels), c.resized_sha256,
                            "\(c.file): centre crop + Pillow bilinear to \(m.model.input_size) differs")
             let input = try facenet.prepare(file: path(c))
             XCTAssertEqual(input.count, m.model.input_size * m.model.input_size * 3, c.file)

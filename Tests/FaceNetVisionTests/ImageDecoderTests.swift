@@ -336,7 +336,7 @@ final class ImageDecoderTests: XCTestCase {
             guard let want = expected[name] else { continue }
             let image = try ImageDecoder.decode(path: directory + "/" + name)
             XCTAssertEqual([image.width, image.height], [want.width, want.height], name)
-            XCTAssertEqual(SHA256.hex(of: image.pixels), want.sha256, "\(name): pixels differ from Pillow's")
+            XCTAssertEqual(sha256Hex(image.pixels), want.sha256, "\(name): pixels differ from Pillow's")
         }
     }
 

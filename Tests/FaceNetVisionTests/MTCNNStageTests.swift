@@ -159,7 +159,7 @@ final class MTCNNStageTests: XCTestCase {
         for photo in run.fixture.photos {
             let image = try ImageDecoder.decode(path: Paths.packageRoot.appendingPathComponent(photo.path).path)
             XCTAssertEqual([image.width, image.height], [photo.width, photo.height], photo.name)
-            XCTAssertEqual(SHA256.hex(of: image.pixels), photo.pixelsSha256, "\(photo.name): pixels differ from Pillow's")
+            XCTAssertEqual(sha256Hex(image.pixels), photo.pixelsSha256, "\(photo.name): pixels differ from Pillow's")
         }
     }
 

@@ -1,10 +1,12 @@
+import Crypto
+import Foundation
 import FaceNetKernels
 
 /// A content digest of a set of weight tensors: the same weights give the same digest
 /// whatever file or layout they came from (unlike the bytes of an HDF5 file, which
 /// libhdf5 lays out and may time-stamp).
 ///
-/// It is the SHA-256 (lowercase hex) of this byte stream, integers as little-endian UInt64,
+/// It is the SHA-256 (swift-crypto; lowercase hex) of this byte stream, integers as little-endian UInt64,
 /// strings as their UTF-8 byte count then the bytes:
 ///
 ///     "FaceNetKit.WeightsDigest.v1\n"
@@ -38,7 +40,7 @@ package enum WeightsDigest {
 
     private static func hash(_ tensors: [String: [String: Tensor]], header: String, values: Bool) -> String {
         var hasher = SHA256()
-        hasher.update(Array(header.utf8))
+        hasher.update(data: Array(header.utf8))
         let layers = tensors.filter { !$0.value.isEmpty }.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         append(UInt64(layers.count), to: &hasher)
         for (layer, weights) in layers {
@@ -51,25 +53,35 @@ package enum WeightsDigest {
                 if values { appendValues(of: tensor, to: &hasher) }
             }
         }
-        return SHA256.hexString(hasher.finalize())
+        return hexString(hasher.finalize())
     }
 
     private static func appendValues(of tensor: Tensor, to hasher: inout SHA256) {
         #if _endian(little)
-        tensor.scalars.withUnsafeBytes { hasher.update($0) }
+        tensor.scalars.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         #else
         let bits = tensor.scalars.map { $0.bitPattern.littleEndian }
-        bits.withUnsafeBytes { hasher.update($0) }
+        bits.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         #endif
     }
 
     private static func append(_ value: UInt64, to hasher: inout SHA256) {
-        withUnsafeBytes(of: value.littleEndian) { hasher.update($0) }
+        withUnsafeBytes(of: value.littleEndian) { hasher.update(bufferPointer: $0) }
     }
 
     private static func append(_ text: String, to hasher: inout SHA256) {
         let bytes = Array(text.utf8)
         append(UInt64(bytes.count), to: &hasher)
-        bytes.withUnsafeBytes { hasher.update($0) }
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
     }
+}
+
+/// Lowercase hex of a SHA-256 digest.
+package func hexString(_ digest: SHA256.Digest) -> String {
+    digest.map { String(format: "%02x", $0) }.joined()
+}
+
+/// The SHA-256 of `bytes`, lowercase hex (pixel checks in tests, archive checks).
+package func sha256Hex(_ bytes: [UInt8]) -> String {
+    hexString(SHA256.hash(data: bytes))
 }
