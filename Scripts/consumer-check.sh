@@ -34,8 +34,12 @@ cat > "$work/consumer/Sources/consumer/main.swift" <<'SWIFT'
 import FaceNetKit
 
 let arguments = CommandLine.arguments
-let facenet = try FaceNet(preset: .facenet512Casia)
-let embedding = try facenet.embed(file: arguments[1], l2Normalize: true)
+let clock = ContinuousClock()
+let start = clock.now
+let facenet = try FaceNet(preset: .facenet512Casia)  // load + weights check
+let embedding = try facenet.embed(file: arguments[1], l2Normalize: true)  // decode, detect, embed
+let firstPhoto = clock.now - start
+print("consumer: load, weights check, detection and embedding of one photo: \(firstPhoto)")
 let result = try facenet.verify(arguments[1], arguments[2])
 print("consumer: \(embedding.count)-d embedding; verified \(result.verified), distance \(result.distance)")
 SWIFT
