@@ -25,8 +25,10 @@ package enum BoundOp: Sendable {
     /// Flatten and Reshape: a view of the input buffer under the new shape (nothing moves).
     case reshape
 
-    /// Binds one layer to the weights loaded for it (already shape-checked by the reader).
-    package init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String, gemm: GEMMBackend) throws {
+    /// Binds one layer to the weights loaded for it (already shape-checked by the reader),
+    /// packed for `gemm`, convolutions made Winograd under `winograd`.
+    package init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String, gemm: GEMMBackend,
+                 winograd: WinogradPolicy) throws {
         func tensor(_ name: String) throws -> Tensor {
             guard let t = weights[name] else {
                 throw FaceNetError.invalidWeights(path: source, layer: layer.name, reason: "weight '\(name)' was not loaded")
@@ -43,7 +45,7 @@ package enum BoundOp: Sendable {
             let packed: ConvWeights
             let sample = inputShapes.first ?? []  // (height, width, channels) per sample
             if let tile = Conv2DWinograd.tile(config: c, inChannels: inChannels, height: sample.count == 3 ? sample[0] : nil,
-                                              width: sample.count == 3 ? sample[1] : nil) {
+                                              width: sample.count == 3 ? sample[1] : nil, policy: winograd) {
                 packed = .winograd(GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels,
                                                                                         filters: c.filters, tile: tile),
                                                depth: inChannels, columns: c.filters, count: tile.positions, backend: gemm), tile)

@@ -42,6 +42,10 @@ public final class InferenceSession {
     private let job = UnsafeMutablePointer<ParallelConvolution>.allocate(capacity: 1)
     /// Threads that share each large convolution.
     public let threads: Int
+    /// What this session runs with: its model's `gemm` and `winograd` (fixed when the weights
+    /// were packed), the rest from the options it was planned with, `threads` resolved.
+    public let options: EngineOptions
+    private let tuning: ConvolutionTuning
     private let minimumParallelFlops: Int
     private let inputBuffers: [String: UnsafeMutablePointer<Float>]
     private let outputBuffers: [String: UnsafeMutablePointer<Float>]
@@ -60,17 +64,38 @@ public final class InferenceSession {
     ///   - threads: the session's own threads for large convolutions (split by output rows,
     ///     or by filters when rows are few); OpenBLAS then runs single-threaded inside them,
     ///     so there is one level of parallelism. 1: no team, OpenBLAS threads as it likes.
-    ///     Default: `InferenceSession.defaultThreads` (the active processor count).
+    ///     nil: `options.threads` (whose nil is `EngineOptions.defaultThreads`, the active
+    ///     processor count).
+    ///   - options: chunk sizes, implicit GEMM, the parallel threshold, the team's spinning
+    ///     and threads (`EngineOptions`); nil: the model's `options`. Their `gemm` and
+    ///     `winograd` are not read here: those are the model's, fixed at load.
     public convenience init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true,
-                            threads: Int? = nil) throws {
-        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, threads: threads,
-                      minimumParallelFlops: Self.parallelFlops)
+                            threads: Int? = nil, options: EngineOptions? = nil) throws {
+        var resolved = options ?? model.options
+        if let threads { resolved.threads = threads }
+        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, options: resolved)
     }
 
-    /// `minimumParallelFlops`: convolutions below it run on the calling thread (tests set 0).
-    package init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, threads: Int?,
-         minimumParallelFlops: Int) throws {
-        self.minimumParallelFlops = minimumParallelFlops
+    /// `minimumParallelFlops`: convolutions below it run on the calling thread (tests set 0);
+    /// the rest of the options are the model's.
+    package convenience init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, threads: Int?,
+                             minimumParallelFlops: Int) throws {
+        var options = model.options
+        if let threads { options.threads = threads }
+        options.parallelFlops = minimumParallelFlops
+        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, options: options)
+    }
+
+    private init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, options requested: EngineOptions) throws {
+        var options = requested
+        options.gemm = model.options.gemm
+        options.winograd = model.options.winograd
+        try options.validate()
+        let threads = options.resolvedThreads
+        options.threads = threads
+        self.options = options
+        self.tuning = ConvolutionTuning(options)
+        self.minimumParallelFlops = options.parallelFlops
         let topology = model.topology
         _ = try BLAS.require()
         self.model = model
@@ -93,7 +118,7 @@ public final class InferenceSession {
         self.outputShapes = Dictionary(uniqueKeysWithValues: outputs.map { ($0, shapes[$0] ?? []) })
 
         let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
-                                     requested: Set(outputs), fusion: fusion)
+                                     requested: Set(outputs), fusion: fusion, tuning: tuning)
         let memory = MemoryPlan(values: plan.values)
         let buffers = try Self.zeroedBuffers(memory.capacities)
         func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
@@ -148,11 +173,10 @@ public final class InferenceSession {
         self.outputBuffers = Dictionary(uniqueKeysWithValues: outputs.compactMap { name in
             plan.locations[name].map { (name, pointer($0)) }
         })
-        let threads = max(1, threads ?? Self.defaultThreads)
         self.threads = threads
         if threads > 1 {
             BLASInfo.setThreads(1)
-            team = WorkerTeam(size: threads)
+            team = WorkerTeam(size: threads, spinLimit: options.teamSpinLimit)
         } else {
             team = nil
         }
@@ -174,8 +198,9 @@ public final class InferenceSession {
         return buffers
     }
 
-    /// Threads a session uses unless told otherwise: the active processor count (at most 16).
-    public static var defaultThreads: Int { min(16, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+    /// Threads a session uses unless told otherwise: the active processor count (at most 16;
+    /// `EngineOptions.defaultThreads`).
+    public static var defaultThreads: Int { EngineOptions.defaultThreads }
 
     deinit {
         for b in buffers { free(b) }
@@ -272,7 +297,7 @@ public final class InferenceSession {
                 copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
             }
             Conv2DKernel.run(g, input: input, weights: weights, output: output, ldc: ldc,
-                             epilogue: epilogue, scratch: scratches.first)
+                             epilogue: epilogue, scratch: scratches.first, tuning: tuning)
         case .siblings(let group, let rows, let input, let outputs, let epilogues):
             guard let chunk = scratches.first else { return }
             group.run(rows: rows, input: input, outputs: outputs, epilogues: epilogues, chunk: chunk)
@@ -287,10 +312,6 @@ public final class InferenceSession {
         }
     }
 
-    /// Convolutions smaller than this (FLOPs) run on the calling thread alone: waking the
-    /// team costs more than it saves.
-    static let parallelFlops = Int(ProcessInfo.processInfo.environment["FACENET_PARALLEL_FLOPS"] ?? "") ?? 4_000_000
-
     /// Everything a team member needs to do its part of one convolution.
     private struct ParallelConvolution {
         package enum Phase { case residual, gemmRows, gemmColumns, winogradTiles, epilogueRows }
@@ -304,6 +325,7 @@ public final class InferenceSession {
         package let residual: (UnsafePointer<Float>, Int)?
         let scratches: UnsafePointer<UnsafeMutablePointer<Float>>
         let scratchCount: Int
+        let tuning: ConvolutionTuning
 
         /// Member `part` of `parts` does its share of the current phase.
         func perform(part: Int, parts: Int) {
@@ -317,7 +339,7 @@ public final class InferenceSession {
                          stride: ldc, rows: rows.count, columns: g.filters)
             case .gemmRows:
                 Conv2DKernel.runRows(g, rows: WorkerTeam.share(of: g.rows, part: part, parts: parts), input: input, kernel: kernel,
-                                     output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+                                     output: output, ldc: ldc, epilogue: epilogue, scratch: scratch, tuning: tuning)
             case .gemmColumns:
                 Conv2DKernel.runColumns(g, columns: kernel.columnShare(part: part, parts: parts), input: input,
                                         kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
@@ -326,7 +348,7 @@ public final class InferenceSession {
                 Conv2DWinograd.multiply(g, tile: tile, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g, tile).total, part: part,
                                                                                parts: parts),
                                         input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch,
-                                        scratchLimit: Conv2DKernel.scratchLimit)
+                                        scratchLimit: Conv2DKernel.scratchLimit, tuning: tuning)
             case .epilogueRows:
                 let rows = WorkerTeam.share(of: g.rows, part: part, parts: parts)
                 epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc)
@@ -344,7 +366,7 @@ public final class InferenceSession {
             guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<UnsafeMutablePointer<Float>>.alignment) else { return }
             job.initialize(to: ParallelConvolution(phase: .residual, g: g, input: input, weights: weights, output: output,
                                                    ldc: ldc, epilogue: epilogue, residual: residual,
-                                                   scratches: scratchBase, scratchCount: scratchList.count))
+                                                   scratches: scratchBase, scratchCount: scratchList.count, tuning: tuning))
             defer { job.deinitialize(count: 1) }
             let task: WorkerTeam.Task = { context, part, parts in
                 context.assumingMemoryBound(to: ParallelConvolution.self).pointee.perform(part: part, parts: parts)

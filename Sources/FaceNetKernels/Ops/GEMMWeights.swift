@@ -3,17 +3,22 @@ import Foundation
 import FaceNetAVX2
 #endif
 
-/// Which GEMM multiplies activations by layer weights. Chosen once per process: the
-/// engine's own panel GEMM where the CPU has AVX2 and FMA, else OpenBLAS.
-/// `FACENET_GEMM=openblas` in the environment forces OpenBLAS (for comparisons).
+/// Which GEMM multiplies activations by layer weights (`EngineOptions.gemm`, fixed when a
+/// model is loaded: its weights are packed for it). `automatic` is the engine's own panel
+/// GEMM where the CPU has AVX2 and FMA, else OpenBLAS.
 public enum GEMMBackend: String, Sendable, CaseIterable {
     /// `PanelGEMM`: weights packed once into 16-column panels, AVX2/FMA micro-kernel.
     case panels
     /// `cblas_sgemm` on row-major weights (it packs them again on every call).
     case openBLAS
 
-    public static let current: GEMMBackend = choose(environment: ProcessInfo.processInfo.environment,
-                                                    cpu: CPUFeatures.current())
+    /// The backend for this CPU: `.panels` where this build has the panel kernel and the
+    /// CPU can run it, else `.openBLAS` (`EngineOptions`' default).
+    public static let automatic: GEMMBackend = choose(cpu: CPUFeatures.current())
+
+    /// The backends this build can run on this CPU (tests compare them; options asking for
+    /// another are refused).
+    public static let available: [GEMMBackend] = panelsAvailable(cpu: CPUFeatures.current()) ? [.panels, .openBLAS] : [.openBLAS]
 
     /// Whether this build has the panel kernel and this CPU can run it.
     static func panelsAvailable(cpu: CPUFeatures) -> Bool {
@@ -24,14 +29,8 @@ public enum GEMMBackend: String, Sendable, CaseIterable {
         #endif
     }
 
-    /// The backends this build can run on this CPU (tests compare them).
-    static var availableHere: [GEMMBackend] {
-        panelsAvailable(cpu: CPUFeatures.current()) ? [.panels, .openBLAS] : [.openBLAS]
-    }
-
-    static func choose(environment: [String: String], cpu: CPUFeatures) -> GEMMBackend {
-        if environment["FACENET_GEMM"]?.lowercased() == "openblas" { return .openBLAS }
-        return panelsAvailable(cpu: cpu) ? .panels : .openBLAS
+    static func choose(cpu: CPUFeatures) -> GEMMBackend {
+        panelsAvailable(cpu: cpu) ? .panels : .openBLAS
     }
 
     /// One line for logs and benchmarks.
@@ -57,7 +56,7 @@ package struct GEMMWeights: Sendable {
     private let values: [Float]
 
     /// `rowMajor` holds `count` (depth × columns) matrices one after another.
-    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .current) {
+    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .automatic) {
         self.depth = depth
         self.columns = columns
         self.count = count

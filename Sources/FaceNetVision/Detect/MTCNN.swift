@@ -102,12 +102,15 @@ public final class MTCNN: Sendable {
     /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or from the first
     /// `mtcnn/` folder among the preset search directories (FACENET_WEIGHTS_DIR,
     /// ~/.facenet/weights, the package's Weights/). `verification`: as for `Model.load`.
+    /// `engineOptions`: how the three networks are packed and run (`EngineOptions`; its
+    /// `threads` also bounds the threads that scan pyramid scales).
     public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions(),
-                            verification: WeightsVerification = .warn) throws {
+                            verification: WeightsVerification = .warn, engineOptions: EngineOptions = .default) throws {
         let dir = try directory ?? Self.locateDirectory()
         func load(_ net: String) throws -> Model {
             let base = (dir as NSString).appendingPathComponent(net)
-            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification)
+            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification,
+                                  options: engineOptions)
         }
         try self.init(pnet: load("pnet"), rnet: load("rnet"), onet: load("onet"), options: options)
     }
@@ -191,15 +194,16 @@ public final class MTCNN: Sendable {
 
     /// P-Net over the pyramid: boxes where the face probability passes, NMS per scale and
     /// across scales, squared. Scales are independent, so the threads take whole scales
-    /// (largest first, each to the least loaded thread), each running P-Net on one thread:
-    /// resizing, pooling and the epilogues then run in parallel too, not only the GEMMs.
+    /// (largest first, each to the least loaded thread; as many threads as P-Net's
+    /// `options.threads`), each running P-Net on one thread: resizing, pooling and the
+    /// epilogues then run in parallel too, not only the GEMMs.
     private func proposals(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int,
                            timings: inout MTCNNTimings, stages: inout MTCNNStages?) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
         timings.scales = scales.count
         let sizes = scales.map { ScalePyramid.scaledSize(width: width, height: height, scale: $0) }
-        let workers = max(1, min(InferenceSession.defaultThreads, scales.count))
+        let workers = max(1, min(pnet.model.options.resolvedThreads, scales.count))
         var assignment = [[Int]](repeating: [], count: workers)
         var load = [Int](repeating: 0, count: workers)
         for i in scales.indices.sorted(by: { sizes[$0].width * sizes[$0].height > sizes[$1].width * sizes[$1].height }) {
