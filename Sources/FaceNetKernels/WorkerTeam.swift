@@ -115,7 +115,7 @@ package final class WorkerTeam: @unchecked Sendable {
     }
 
     deinit {
-        guard size > 1 else { return }
+        guard size > 1 else { return }  // no worker threads to stop
         shared.stopping = true
         shared.publish(workers: size - 1)
         shared.waitForWorkers()

@@ -107,6 +107,7 @@ public final class FaceNet: Sendable {
         } catch let error as FaceNetError {
             switch error {
             case .noFaceFound, .invalidImage(path, _): throw error  // already name the file
+            case .internalError: throw error  // a bug, not a problem with this file
             default: throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
             }
         } catch {

@@ -94,7 +94,7 @@ final class LayerKernelTests: XCTestCase {
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let g = Conv2DGeometry(config: config, batch: 3, height: 9, width: 11, channels: 4)
         for backend in GEMMBackend.available {
-            let kernel = GEMMWeights(rowMajor: k.scalars, depth: g.depth, columns: g.filters, backend: backend)
+            let kernel = try GEMMWeights(rowMajor: k.scalars, depth: g.depth, columns: g.filters, backend: backend)
             for rowsPerChunk in [1, 5, 7, g.rows - 1, g.rows] {
                 var out = [Float](repeating: .nan, count: g.rows * g.filters)
                 var scratch = [Float](repeating: .nan, count: rowsPerChunk * g.depth)
@@ -321,8 +321,8 @@ final class WinogradTests: XCTestCase {
     /// Runs with the panel GEMM where this CPU has it (else OpenBLAS), or with `backend`.
     private func run(_ g: Conv2DGeometry, tile: WinogradTile, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
                      epilogue: Epilogue = Epilogue(), prefill: Float = .nan, backend: GEMMBackend = .automatic,
-                     tuning: ConvolutionTuning = .default) -> [Float] {
-        let u = GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters,
+                     tuning: ConvolutionTuning = .default) throws -> [Float] {
+        let u = try GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters,
                                                                      tile: tile),
                             depth: g.inChannels, columns: g.filters, count: tile.positions, backend: backend)
         let stride = ldc ?? g.filters
@@ -357,7 +357,7 @@ final class WinogradTests: XCTestCase {
                 // One chunk, and chunks of a few tiles.
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
                     for backend in GEMMBackend.available {
-                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                        let out = try run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
                         let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
                         // F(4×4)'s transform constants (up to 8 and 1/24) cost about a decimal digit.
                         XCTAssertLessThan(err, (tile == .f2x2 ? 1e-6 : 4e-6) * scale,
@@ -384,7 +384,7 @@ final class WinogradTests: XCTestCase {
                 let scale = max(1, maxMagnitude(reference.scalars))
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
                     for backend in GEMMBackend.available {
-                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                        let out = try run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
                         let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
                         XCTAssertLessThan(err, 4e-6 * scale, "\(h)x\(w)x\(cin)->\(filters) \(padding) \(tile) limit \(limit) \(backend)")
                     }
@@ -403,7 +403,7 @@ final class WinogradTests: XCTestCase {
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let scale = maxMagnitude(reference.scalars)
         for tile in [WinogradTile.f2x2, .f4x4] {
-            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
+            let out = try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
             let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
             // Measured: F(2×2) 1e-6, F(4×4) 4.6e-6 of the largest output.
             XCTAssertLessThan(err / scale, tile == .f2x2 ? 2e-6 : 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
@@ -416,7 +416,7 @@ final class WinogradTests: XCTestCase {
             let g = Conv2DGeometry(config: config, batch: 1, height: 8, width: 8, channels: 128)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
             let scale = maxMagnitude(reference.scalars)
-            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
+            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
                                        reference)
             XCTAssertLessThan(err / scale, 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
         }
@@ -449,7 +449,7 @@ final class WinogradTests: XCTestCase {
             let k = randomTensor([tile.kernel.height, tile.kernel.width, 2, 3], seed: 2)
             let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
+            let out = try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
             for r in 0..<g.rows {
                 for c in 0..<3 {
                     let expected = max(0, 1 + 0.5 * reference.scalars[r * 3 + c] + [0.1, -0.2, 0.3][c])

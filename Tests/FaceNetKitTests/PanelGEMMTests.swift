@@ -39,7 +39,7 @@ final class PanelGEMMTests: XCTestCase {
                     var c = (0..<(m * ldc)).map { _ in Float.random(in: -1...1, using: &rng) }
                     let expected = naive(m: m, n: n, k: k, a: a, lda: lda, b: b, c: c, ldc: ldc, columns: 0..<n,
                                          alpha: alpha, accumulate: accumulate)
-                    let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+                    let weights = try GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
                     XCTAssertEqual(weights.rowMajor(), b, "\(backend) \(m)x\(n)x\(k): stored weights read back")
                     a.withUnsafeBufferPointer { ap in
                         c.withUnsafeMutableBufferPointer { cp in
@@ -65,7 +65,7 @@ final class PanelGEMMTests: XCTestCase {
         let expected = naive(m: m, n: n, k: k, a: a, lda: k, b: b, c: [Float](repeating: 0, count: m * n), ldc: n,
                              columns: 0..<n, alpha: 1, accumulate: false)
         for backend in GEMMBackend.available {
-            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+            let weights = try GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
             for parts in [1, 2, 3, 8] {
                 var covered = [Int](repeating: 0, count: n)
                 var c = [Float](repeating: .nan, count: m * n)
@@ -92,7 +92,7 @@ final class PanelGEMMTests: XCTestCase {
         let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
         let b = (0..<(count * k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
         for backend in GEMMBackend.available {
-            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, count: count, backend: backend)
+            let weights = try GEMMWeights(rowMajor: b, depth: k, columns: n, count: count, backend: backend)
             for matrix in 0..<count {
                 let slice = Array(b[(matrix * k * n)..<((matrix + 1) * k * n)])
                 XCTAssertEqual(weights.rowMajor(matrix: matrix), slice)
@@ -124,7 +124,7 @@ final class PanelGEMMTests: XCTestCase {
             Epilogue(alpha: 1, accumulate: false, scale: random(n), shift: nil, activation: .tanh),
         ]
         for backend in GEMMBackend.available {
-            let weights = GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
+            let weights = try GEMMWeights(rowMajor: b, depth: k, columns: n, backend: backend)
             for (index, epilogue) in epilogues.enumerated() {
                 for columns in [0..<n, 16..<n] {
                     var expected = naive(m: m, n: n, k: k, a: a, lda: k, b: b, c: start, ldc: n, columns: columns,

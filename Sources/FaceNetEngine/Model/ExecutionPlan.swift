@@ -162,7 +162,7 @@ package struct ExecutionPlan {
         }
 
         for (index, node) in layers {
-            guard !absorbed.contains(node.name) else { continue }
+            guard !absorbed.contains(node.name) else { continue }  // already folded into an earlier step
             let op = model.ops[index]
             switch op {
             case .input:
@@ -243,7 +243,9 @@ package struct ExecutionPlan {
             }
         }
         for name in requested {
-            guard let l = locations[name] else { continue }
+            guard let l = locations[name] else {
+                throw internalFault("ExecutionPlan: requested layer '\(name)' was not given a place")
+            }
             values[l.value].death = Int.max
         }
     }

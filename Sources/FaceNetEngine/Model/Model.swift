@@ -49,7 +49,7 @@ public struct Model: Sendable {
         self.topology = topology
         self.options = options
         self.ops = try slots.ops()
-        self.siblingGroups = SiblingGroup.find(layers: layers, ops: self.ops)
+        self.siblingGroups = try SiblingGroup.find(layers: layers, ops: self.ops)
         self.symbolicShapes = shapes
         self.weightsSource = path
         self.weightsLayout = layout

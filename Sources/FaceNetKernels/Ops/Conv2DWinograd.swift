@@ -155,6 +155,7 @@ package enum Conv2DWinograd {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: taps + positions + 18) { buffer in
             u.withUnsafeMutableBufferPointer { out in
                 kernel.withUnsafeBufferPointer { k in
+                    // nil only for an empty kernel (no filters or channels): nothing to transform.
                     guard let out = out.baseAddress, let k = k.baseAddress, let g = buffer.baseAddress else { return }
                     let transformed = g + taps, scratch = transformed + positions
                     for ci in 0..<inChannels {
@@ -221,6 +222,7 @@ package enum Conv2DWinograd {
         // Pointer tables of at most 36 taps and 16 outputs: on the stack, no allocation.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { tapBuffer in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 16) { outputBuffer in
+                // Never nil: both buffers have a non-zero capacity.
                 guard let taps = tapBuffer.baseAddress, let outputs = outputBuffer.baseAddress else { return }
                 var first = tileRange.lowerBound
                 while first < total {

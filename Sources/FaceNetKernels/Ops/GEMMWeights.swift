@@ -54,9 +54,38 @@ package struct GEMMWeights: Sendable {
     package let count: Int
     package let backend: GEMMBackend
     private let values: [Float]
+    /// What multiplies: OpenBLAS, held from the start (weights for it exist only where it
+    /// loaded, so a multiply never finds it missing), or the panel kernel.
+    private let multiplier: Multiplier
 
-    /// `rowMajor` holds `count` (depth × columns) matrices one after another.
-    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .automatic) {
+    private enum Multiplier: Sendable {
+        case openBLAS(BLAS.Library)
+        #if canImport(FaceNetAVX2)
+        case panels
+        #endif
+    }
+
+    /// `rowMajor` holds `count` (depth × columns) matrices one after another. Throws the
+    /// loader's error (`unreadableFile`, naming OpenBLAS) when `.openBLAS` and OpenBLAS
+    /// cannot be loaded; `internalError` for `.panels` where the panel kernel cannot run
+    /// (options asking for it are refused before) or for sizes that do not fit `rowMajor`.
+    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .automatic) throws {
+        guard depth > 0, columns > 0, count > 0, rowMajor.count == count * depth * columns else {
+            throw internalFault("GEMMWeights: \(rowMajor.count) floats given for \(count) matrices of \(depth) × \(columns)")
+        }
+        switch backend {
+        case .openBLAS:
+            multiplier = .openBLAS(try BLAS.require())
+        case .panels:
+            #if canImport(FaceNetAVX2)
+            guard GEMMBackend.available.contains(.panels) else {
+                throw internalFault("GEMMWeights: panel weights on a CPU without AVX2 and FMA")
+            }
+            multiplier = .panels
+            #else
+            throw internalFault("GEMMWeights: panel weights in a build without the panel kernel (FaceNetAVX2)")
+            #endif
+        }
         self.depth = depth
         self.columns = columns
         self.count = count
@@ -68,6 +97,7 @@ package struct GEMMWeights: Sendable {
             let width = GEMMWeights.panelWidth
             let panels = (columns + width - 1) / width
             values = [Float](unsafeUninitializedCapacity: count * panels * depth * width) { packed, initialized in
+                // Both buffers are non-empty (sizes checked above): the base addresses exist.
                 guard let target = packed.baseAddress else { return }
                 target.initialize(repeating: 0, count: packed.count)
                 rowMajor.withUnsafeBufferPointer { source in
@@ -166,18 +196,19 @@ package struct GEMMWeights: Sendable {
                   c: UnsafeMutablePointer<Float>, ldc: Int, columns range: Range<Int>? = nil, epilogue: Epilogue,
                   finishing: Bool = true) -> Bool {
         let range = range ?? 0..<columns
-        guard m > 0, !range.isEmpty else { return true }
+        guard m > 0, !range.isEmpty else { return true }  // an empty product: nothing to write or finish
         precondition(runs.count == 1 || backend == .panels, "A in runs needs the panel kernel")
         return values.withUnsafeBufferPointer { buffer in
+            // Never nil: the initialiser refuses empty weights.
             guard let base = buffer.baseAddress else { return false }
             let b = base + matrix * matrixStride
-            switch backend {
-            case .openBLAS:
-                sgemm(m: m, n: range.count, k: depth, a: a, lda: lda, b: b + range.lowerBound, ldb: columns,
+            switch multiplier {
+            case .openBLAS(let blas):
+                sgemm(blas, m: m, n: range.count, k: depth, a: a, lda: lda, b: b + range.lowerBound, ldb: columns,
                       c: c + range.lowerBound, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
                 return false
+            #if canImport(FaceNetAVX2)
             case .panels:
-                #if canImport(FaceNetAVX2)
                 let finish = finishing && finishes(epilogue)
                 Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
                     PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
@@ -186,9 +217,7 @@ package struct GEMMWeights: Sendable {
                                        accumulate: epilogue.accumulate, epilogue: tail)
                 }
                 return finish
-                #else
-                return false
-                #endif
+            #endif
             }
         }
     }

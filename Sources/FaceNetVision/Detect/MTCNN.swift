@@ -87,7 +87,9 @@ public final class MTCNN: Sendable {
             let session = try InferenceSession(model: model, inputShapes: [input: batch.shape], outputs: outputs,
                                                threads: threads)
             let result = try session.run([input: batch])
-            guard let o = result[offsets], let p = result[probability] else { throw FaceNetError.unknownLayer(name: offsets) }
+            guard let o = result[offsets], let p = result[probability], landmarks.map({ result[$0] != nil }) ?? true else {
+                throw internalFault("MTCNN: a session did not return every output it was planned for (\(outputs))")
+            }
             return (o, p, landmarks.flatMap { result[$0] })
         }
     }
@@ -180,8 +182,10 @@ public final class MTCNN: Sendable {
             timings.onet = seconds(since: t)
             timings.faces = candidates.count
             stages?.onet = candidates
-            return candidates.compactMap { c -> DetectedFace? in
-                guard let landmarks = c.landmarks else { return nil }
+            return try candidates.map { c -> DetectedFace in
+                guard let landmarks = c.landmarks else {
+                    throw internalFault("MTCNN: a face passed O-Net without landmarks")
+                }
                 let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
                 let box = FaceBox(x1: min(max(c.box.x1, 0), maxX), y1: min(max(c.box.y1, 0), maxY),
                                   x2: min(max(c.box.x2, 0), maxX), y2: min(max(c.box.y2, 0), maxY))
@@ -310,7 +314,7 @@ public final class MTCNN: Sendable {
     private func output(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
         let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 48)
         let (offsets, probability, landmarkOutput) = try onet.run(batch)
-        guard let landmarkOutput else { return [] }
+        guard let landmarkOutput else { throw internalFault("MTCNN: O-Net ran without its landmark output") }
         var passed: [Candidate] = []
         for (i, c) in candidates.enumerated() {
             let score = probability.scalars[i * 2 + 1]
@@ -408,7 +412,9 @@ private final class ScaleResults: @unchecked Sendable {
     }
 
     package func take(_ index: Int) throws -> ScannedScale {
-        guard let result = slots[index] else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
+        guard let result = slots[index] else {
+            throw internalFault("MTCNN: pyramid scale \(index) was never scanned (no thread was given it)")
+        }
         return try result.get()
     }
 }
