@@ -17,8 +17,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed forward passes (after one warm-up pass).")
     var iterations: Int = 10
 
-    @Option(help: "Threads (default: the active processor count).")
-    var threads: Int?
+    @OptionGroup var engine: EngineFlags
 
     @Flag(help: "Let OpenBLAS thread inside each GEMM instead of the engine's own threads (for comparison).")
     var blasThreads = false
@@ -34,9 +33,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0, iterations > 0 else { throw ValidationError("--batch and --iterations must be positive") }
-        let threadCount = threads ?? InferenceSession.defaultThreads
+        let options = try engine.engineOptions()
+        let threadCount = options.resolvedThreads
         let loadStart = DispatchTime.now()
-        let loaded = try model.load()
+        let loaded = try model.load(options: options)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart.uptimeNanoseconds) / 1e9
         let inputName = loaded.topology.inputNames[0]
         let free = try size.map(parseShape) ?? [160, 160]
@@ -70,7 +70,7 @@ struct BenchCommand: ParsableCommand {
         let perImage = median / Double(batch)
         let flops = Double(try ModelSummary(topology: loaded.topology, sampleShape: sample).flops)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
-        print(GEMMBackend.current.note)
+        print(loaded.options.gemm.note)
         print("\(try BLASInfo.selection().note); " + (blasThreads ? "\(BLASInfo.threads) OpenBLAS threads per GEMM"
               : "\(session.threads) engine threads, OpenBLAS single-threaded inside them"))
         print("load \(String(format: "%.3f", loadSeconds)) s; batch \(batch): median \(String(format: "%.2f", median)) ms/pass, "
@@ -85,7 +85,7 @@ struct BenchCommand: ParsableCommand {
         if layers { try printLayerTable(session: session, input: inputs) }
         if json {
             print("{\"ms_per_image\": \(perImage), \"batch\": \(batch), \"threads\": \(threadCount), \"parallelism\": \"\(blasThreads ? "openblas" : "engine")\", "
-                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"gemm\": \"\(GEMMBackend.current.rawValue)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops), "
+                  + "\"blas_core\": \"\(BLASInfo.coreName)\", \"gemm\": \"\(loaded.options.gemm.rawValue)\", \"load_seconds\": \(loadSeconds), \"gflops\": \(gflops), "
                   + "\"peak_rss_mb\": \(peakRSSMB), \"allocations_per_pass\": \(allocations)}")
         }
     }

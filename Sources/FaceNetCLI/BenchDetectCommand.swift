@@ -25,17 +25,20 @@ struct BenchDetectCommand: ParsableCommand {
 
     @OptionGroup var check: WeightsCheckOptions
 
+    @OptionGroup var engine: EngineFlags
+
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
     }
 
     func run() throws {
-        let detector = try MTCNN(directory: mtcnn, verification: check.verification)
+        let engineOptions = try engine.engineOptions()
+        let detector = try MTCNN(directory: mtcnn, verification: check.verification, engineOptions: engineOptions)
         let facenet: FaceNet? = try? FaceNet(preset: model, extraction: FaceExtraction(detector: detector),
-                                             verification: check.verification)
+                                             verification: check.verification, options: engineOptions)
         check.warnAboutMismatches(detector.models + (facenet.map { [$0.model] } ?? []))
         if facenet == nil { printError("no \(model.rawValue) weights: end-to-end time skipped") }
-        print(GEMMBackend.current.note)
+        print(engineOptions.gemm.note)
         print("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")
         for photo in photos {
             let image = try ImageDecoder.decode(path: photo)

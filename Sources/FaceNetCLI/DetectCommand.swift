@@ -31,6 +31,8 @@ struct DetectCommand: ParsableCommand {
 
     @OptionGroup var check: WeightsCheckOptions
 
+    @OptionGroup var engine: EngineFlags
+
     func validate() throws {
         guard minFaceSize >= 1 else { throw ValidationError("--min-face-size must be at least 1") }
         guard scaleFactor > 0.1, scaleFactor < 1 else { throw ValidationError("--scale-factor must be in (0.1, 1)") }
@@ -51,7 +53,8 @@ struct DetectCommand: ParsableCommand {
         options.scaleFactor = scaleFactor
         let t = try parsedThresholds()
         (options.pnetThreshold, options.rnetThreshold, options.onetThreshold) = (t[0], t[1], t[2])
-        let detector = try MTCNN(directory: mtcnn, options: options, verification: check.verification)
+        let detector = try MTCNN(directory: mtcnn, options: options, verification: check.verification,
+                                 engineOptions: try engine.engineOptions())
         check.warnAboutMismatches(detector.models)
         let files = expandImagePaths(images)
         guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }

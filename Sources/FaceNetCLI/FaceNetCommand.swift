@@ -37,16 +37,17 @@ struct ModelFiles: ParsableArguments {
         if model != nil, topology != nil { throw ValidationError("--topology goes with --weights, not --model") }
     }
 
-    /// Loads the model; a weights mismatch under `--verify-weights warn` is a warning on stderr.
-    func load() throws -> Model {
+    /// Loads the model with `options` (`EngineFlags.engineOptions()`); a weights mismatch
+    /// under `--verify-weights warn` is a warning on stderr.
+    func load(options: EngineOptions = .default) throws -> Model {
         let loaded: Model
         if let model {
             let files = try model.locateFiles()
             loaded = try Model.load(weightsPath: files.weights, topologyPath: files.topology, isolation: isolation,
-                                    verification: check.verification)
+                                    verification: check.verification, options: options)
         } else {
             loaded = try Model.load(weightsPath: weights ?? "", topologyPath: topology, isolation: isolation,
-                                    verification: check.verification)
+                                    verification: check.verification, options: options)
         }
         check.warnAboutMismatches([loaded])
         return loaded

@@ -67,6 +67,8 @@ struct FaceOptions: ParsableArguments {
 
     @OptionGroup var check: WeightsCheckOptions
 
+    @OptionGroup var engine: EngineFlags
+
     func validate() throws {
         if model != nil, weights != nil { throw ValidationError("give --model or --weights, not both") }
         if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
@@ -77,14 +79,16 @@ struct FaceOptions: ParsableArguments {
     }
 
     /// How photos become faces, from --detector, --align and --margin.
-    func extraction() throws -> FaceExtraction {
+    func extraction(engineOptions: EngineOptions) throws -> FaceExtraction {
         switch detector {
         case .skip: return .skip
-        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face, verification: check.verification)
+        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face, verification: check.verification,
+                                       engineOptions: engineOptions)
         }
     }
 
     func load() throws -> FaceNet {
+        let engineOptions = try engine.engineOptions()
         var options: PreprocessOptions
         let facenet: FaceNet
         if let weights {
@@ -92,13 +96,14 @@ struct FaceOptions: ParsableArguments {
             options = weightSet?.preprocessing ?? PreprocessOptions()
             apply(to: &options)
             facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet,
-                                  extraction: extraction(), verification: check.verification)
+                                  extraction: extraction(engineOptions: engineOptions), verification: check.verification,
+                                  options: engineOptions)
         } else {
             let preset = model ?? .facenet512Casia
             options = preset.preprocessing
             apply(to: &options)
-            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction(),
-                                  verification: check.verification)
+            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction(engineOptions: engineOptions),
+                                  verification: check.verification, options: engineOptions)
         }
         check.warnAboutMismatches([facenet.model] + (facenet.extraction.detector?.models ?? []))
         return facenet

@@ -13,6 +13,8 @@ struct GoldenCommand: ParsableCommand {
 
     @OptionGroup var model: ModelFiles
 
+    @OptionGroup var engine: EngineFlags
+
     @Option(help: "Every output passes when max abs err ≤ this × the standard deviation of its reference values.")
     var tolerance: Float = GoldenTolerance().spread
 
@@ -25,7 +27,7 @@ struct GoldenCommand: ParsableCommand {
     func run() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         let manifest = try GoldenManifest(path: self.manifest)
-        let loaded = try model.load()
+        let loaded = try model.load(options: try engine.engineOptions())
         let report = try GoldenCheck.run(manifest: manifest, model: loaded,
                                          tolerance: GoldenTolerance(spread: tolerance, embedding: embeddingTolerance),
                                          batchSize: batch)

@@ -9,6 +9,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var model: ModelFiles
 
+    @OptionGroup var engine: EngineFlags
+
     @Option(help: "Input tensor: raw little-endian float32, NHWC.")
     var input: String
 
@@ -22,7 +24,7 @@ struct RunCommand: ParsableCommand {
     var layer: String?
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(options: try engine.engineOptions())
         let tensor = try readFloat32File(input, shape: try parseShape(shape))
         let name = layer ?? loaded.topology.outputNames[0]
         let result = try loaded.predict(tensor, outputs: [name])

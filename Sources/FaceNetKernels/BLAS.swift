@@ -133,7 +133,7 @@ package struct CPUFeatures: Sendable, Equatable {
         var vendor = "", flags = Set<String>()
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else { continue }
+            guard parts.count == 2 else { continue }  // not a "key: value" line
             if parts[0] == "vendor_id", vendor.isEmpty { vendor = parts[1] }
             if parts[0] == "flags", flags.isEmpty { flags = Set(parts[1].split(separator: " ").map(String.init)) }
             if !vendor.isEmpty, !flags.isEmpty { break }

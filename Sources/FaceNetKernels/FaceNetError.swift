@@ -1,5 +1,6 @@
 /// Every error the engine throws for bad input. Each case names the file, the layer
-/// and what was expected, so a user can act on the message alone.
+/// and what was expected, so a user can act on the message alone. One case is not about
+/// input: `internalError`, a broken invariant inside the engine (a bug).
 public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// A file could not be read at all (missing, unreadable, not the expected format).
     case unreadableFile(path: String, reason: String)
@@ -38,6 +39,10 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
     case invalidArgument(String)
     /// The face detector found no face in an image.
     case noFaceFound(path: String)
+    /// An invariant inside the engine does not hold: a bug in FaceNetKit, not a problem with
+    /// the input. The message names the component and what was violated. Made by
+    /// `internalFault(_:)`, which also stops debug builds of the caller at the site.
+    case internalError(String)
 
     public var description: String {
         switch self {
@@ -78,6 +83,17 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
             return reason
         case .noFaceFound(let path):
             return "\(path): no face found"
+        case .internalError(let message):
+            return "internal error: \(message) (this is a bug in FaceNetKit; please report it with the model and input)"
         }
     }
+}
+
+/// A broken internal invariant, to throw at the site that finds it: `assertionFailure` in
+/// builds with assertions (it stops there in a debugger), and in every build the error
+/// `FaceNetError.internalError(message)` to throw, so the work is never silently skipped.
+/// `message` names the component and what was violated.
+package func internalFault(_ message: String, file: StaticString = #fileID, line: UInt = #line) -> FaceNetError {
+    assertionFailure(message, file: file, line: line)
+    return .internalError(message)
 }

@@ -7,7 +7,8 @@ import Synchronization
 /// pointer to the caller's (stack) context, not a closure (which would be boxed on the
 /// heap once shared with another thread).
 ///
-/// Between jobs a worker spins for a short while (`spinLimit` polls, ~50 µs) watching the
+/// Between jobs a worker spins for a short while (`spinLimit` polls, ~50 µs at
+/// `EngineOptions.teamSpinLimit`'s default) watching the
 /// job counter, then sleeps on its semaphore: the convolutions of one forward pass follow
 /// each other within microseconds, and a semaphore wake-up costs ~10 µs per job here.
 package final class WorkerTeam: @unchecked Sendable {
@@ -99,14 +100,12 @@ package final class WorkerTeam: @unchecked Sendable {
     package let size: Int
     private let shared: Shared
 
-    /// Polls before a waiting worker sleeps; `FACENET_TEAM_SPIN=0` makes workers sleep at once.
-    static let spinLimit = Int(ProcessInfo.processInfo.environment["FACENET_TEAM_SPIN"] ?? "") ?? 20_000
-
-    /// A team of `size` members: the caller plus `size − 1` threads.
-    package init(size: Int) {
+    /// A team of `size` members: the caller plus `size − 1` threads. `spinLimit`: polls
+    /// before a waiting worker sleeps (`EngineOptions.teamSpinLimit`; 0 sleeps at once).
+    package init(size: Int, spinLimit: Int) {
         let size = max(1, size)
         self.size = size
-        let shared = Shared(workers: size - 1, spinLimit: max(1, Self.spinLimit))
+        let shared = Shared(workers: size - 1, spinLimit: max(1, spinLimit))
         self.shared = shared
         for member in 1..<size {
             let thread = Thread { shared.work(member, parts: size) }
@@ -116,7 +115,7 @@ package final class WorkerTeam: @unchecked Sendable {
     }
 
     deinit {
-        guard size > 1 else { return }
+        guard size > 1 else { return }  // no worker threads to stop
         shared.stopping = true
         shared.publish(workers: size - 1)
         shared.waitForWorkers()

@@ -27,8 +27,9 @@ public struct FaceExtraction: Sendable {
     /// MTCNN from the default weights location (`Weights/mtcnn`, see `MTCNN.locateDirectory`).
     public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0,
                              options: MTCNNOptions = MTCNNOptions(),
-                             verification: WeightsVerification = .warn) throws -> FaceExtraction {
-        FaceExtraction(detector: try MTCNN(options: options, verification: verification),
+                             verification: WeightsVerification = .warn,
+                             engineOptions: EngineOptions = .default) throws -> FaceExtraction {
+        FaceExtraction(detector: try MTCNN(options: options, verification: verification, engineOptions: engineOptions),
                        alignment: alignment, margin: margin, faceIndex: faceIndex)
     }
 

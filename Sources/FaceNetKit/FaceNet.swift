@@ -51,23 +51,28 @@ public final class FaceNet: Sendable {
 
     /// Loads a preset (files from `Preset.searchDirectories()`), optionally overriding its
     /// preprocessing. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
-    /// `verification` (as for `Model.load`) applies to every weights file loaded here.
+    /// `verification` (as for `Model.load`) applies to every weights file loaded here;
+    /// `options` (`EngineOptions`) to the FaceNet model and the MTCNN it loads (a given
+    /// `extraction`'s detector keeps its own).
     public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil, extraction: FaceExtraction? = nil,
-                            verification: WeightsVerification = .warn) throws {
+                            verification: WeightsVerification = .warn, options: EngineOptions = .default) throws {
         let files = try preset.locateFiles()
-        try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology, verification: verification),
+        try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology, verification: verification,
+                                            options: options),
                       preprocessing: preprocessing ?? preset.preprocessing, weightSet: preset.weightSet,
-                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
+                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification, engineOptions: options))
     }
 
     /// Loads a model from files. `preprocessing` nil: the weight set's, else the default
-    /// options. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
+    /// options. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment. `options`: as
+    /// for `init(preset:)`.
     public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions? = nil,
                             weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil,
-                            verification: WeightsVerification = .warn) throws {
-        try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath, verification: verification),
+                            verification: WeightsVerification = .warn, options: EngineOptions = .default) throws {
+        try self.init(model: try Model.load(weightsPath: weightsPath, topologyPath: topologyPath, verification: verification,
+                                            options: options),
                       preprocessing: preprocessing ?? weightSet?.preprocessing ?? PreprocessOptions(), weightSet: weightSet,
-                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification))
+                      extraction: extraction ?? FaceExtraction.mtcnn(verification: verification, engineOptions: options))
     }
 
     // MARK: Embedding
@@ -102,6 +107,7 @@ public final class FaceNet: Sendable {
         } catch let error as FaceNetError {
             switch error {
             case .noFaceFound, .invalidImage(path, _): throw error  // already name the file
+            case .internalError: throw error  // a bug, not a problem with this file
             default: throw FaceNetError.invalidImage(path: path, reason: String(describing: error))
             }
         } catch {

@@ -116,8 +116,10 @@ class CLITestCase: XCTestCase {
         return url
     }
 
-    /// Runs `facenet arguments…`; kills it and fails after `timeout` seconds.
+    /// Runs `facenet arguments…`; kills it and fails after `timeout` seconds. `environment`:
+    /// variables set (or, with nil, unset) on top of the test's.
     func facenet(_ arguments: [String], timeout: TimeInterval = 30, workingDirectory: URL? = nil,
+                 environment extra: [String: String?] = [:],
                  file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
         let executable = try FacenetBinary.url()
         let out = scratch.appendingPathComponent("stdout-\(UUID().uuidString)")
@@ -137,6 +139,7 @@ class CLITestCase: XCTestCase {
         environment["HOME"] = scratch.appendingPathComponent("home").path
         environment["FACENET_CACHE_DIR"] = scratch.appendingPathComponent("cache").path
         environment["FACENET_WEIGHTS_DIR"] = nil
+        for (name, value) in extra { environment[name] = value }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = outHandle

@@ -115,6 +115,19 @@ final class ModelCommandsCLITests: CLITestCase {
         }
     }
 
+    /// `--gemm`, `--winograd` and `--threads` in every combination still write Keras's output.
+    func testRunUnderEngineFlagsWritesWhatKerasComputed() throws {
+        let expected = try readFloats(CLIPaths.fixture("tiny/Bottleneck_BatchNorm.f32"))
+        for flags in [["--gemm", "openblas", "--winograd", "off", "--threads", "1"], ["--gemm", "auto", "--winograd", "f2", "--threads", "2"],
+                      ["--winograd", "f4"], ["--winograd", "on", "--gemm", "openblas"]] {
+            let output = scratchPath("out.f32")
+            let result = try facenet(["run"] + tinyModelFlags + ["--input", CLIPaths.fixture("tiny/inputs.f32"), "--shape", "3,122,108,3",
+                                                                 "--output", output] + flags)
+            assertSucceeded(result)
+            XCTAssertLessThanOrEqual(relativeError(try readFloats(output), expected), 1e-4, "\(flags)")
+        }
+    }
+
     func testRunBadInput() throws {
         let input = CLIPaths.fixture("tiny/inputs.f32")
         let base = ["run"] + tinyModelFlags + ["--input", input]
@@ -151,6 +164,32 @@ final class ModelCommandsCLITests: CLITestCase {
         XCTAssertGreaterThan(msPerImage, 0)
         // gflops = flops × batch / median seconds / 1e9 and ms_per_image = median ms / batch.
         XCTAssertEqual(gflops * msPerImage * 1e6, flops, accuracy: flops * 1e-6, "\(object)")
+    }
+
+    /// The backend `bench` reports comes from `--gemm`, else from `FACENET_GEMM` (the
+    /// benchmark variables are read by the tool, not the library); the flag wins.
+    func testBenchTakesTheBackendFromFlagThenEnvironment() throws {
+        let base = ["bench"] + tinyModelFlags + ["--iterations", "1", "--threads", "1", "--json"]
+        func gemm(_ arguments: [String], _ environment: [String: String?] = ["FACENET_GEMM": nil]) throws -> String? {
+            let result = try facenet(arguments, environment: environment)
+            assertSucceeded(result)
+            let object = try JSONSerialization.jsonObject(with: Data((result.stdoutLines.last ?? "").utf8)) as? [String: Any]
+            return object?["gemm"] as? String
+        }
+        let automatic = try XCTUnwrap(try gemm(base))
+        XCTAssertTrue(["panels", "openBLAS"].contains(automatic), automatic)
+        XCTAssertEqual(try gemm(base + ["--gemm", "openblas"]), "openBLAS")
+        XCTAssertEqual(try gemm(base, ["FACENET_GEMM": "openblas"]), "openBLAS")
+        XCTAssertEqual(try gemm(base + ["--gemm", "auto"], ["FACENET_GEMM": "openblas"]), automatic)
+    }
+
+    func testEngineFlagsBadValues() throws {
+        let base = ["bench"] + tinyModelFlags + ["--iterations", "1"]
+        assertUsageError(try facenet(base + ["--gemm", "cuda"]), mentions: ["'cuda'", "--gemm"])
+        assertUsageError(try facenet(base + ["--winograd", "f8"]), mentions: ["'f8'", "--winograd"])
+        assertUsageError(try facenet(base + ["--threads", "0"]), mentions: ["--threads must be at least 1"])
+        assertFailed(try facenet(base, environment: ["FACENET_IM2COL_FLOATS": "-3"]), status: ExitStatus.failure,
+                     mentions: ["im2colChunkFloats must not be negative"])
     }
 
     func testBenchBadInput() throws {

@@ -57,8 +57,8 @@ final class FusionTests: XCTestCase {
         let input = base.topology.inputNames[0]
         let reference = try XCTUnwrap(ReferenceExecutor.run(topology: base.topology, weights: weights,
                                                             inputs: [input: x], outputs: [output])[output])
-        for backend in GEMMBackend.availableHere {
-            let model = try Model(topology: base.topology, weights: weights, gemm: backend)
+        for backend in GEMMBackend.available {
+            let model = try Model(topology: base.topology, weights: weights, options: EngineOptions(gemm: backend))
             for threads in [1, 2] {
                 let session = try InferenceSession(model: model, inputShapes: [input: x.shape], outputs: [output],
                                                    fusion: true, threads: threads, minimumParallelFlops: 0)
@@ -251,7 +251,7 @@ final class ThreadingTests: XCTestCase {
             "column": ["kernel": randomTensor([7, 1, 40, 36], seed: 3, range: -0.1...0.1), "bias": randomTensor([36], seed: 4)],
         ]
         let (model, topology, loaded) = try makeModel(inputShape: [9, 11, 48], layers: layers, weights: weights)
-        if Conv2DWinograd.enabled && Conv2DWinograd.oneDimensional {
+        if model.options.winograd.enabled && model.options.winograd.oneDimensional {
             guard case .conv2D(_, .winograd(_, .rowF2x7), _)? = model.ops.dropFirst().first,
                   case .conv2D(_, .winograd(_, .columnF2x7), _)? = model.ops.last else {
                 return XCTFail("the 1×7 and 7×1 convs should run as F(2, 7)")
@@ -286,7 +286,7 @@ final class ThreadingTests: XCTestCase {
             guard case .conv2D(_, .winograd(_, let tile), _)? = model.ops.dropFirst().first else {
                 return XCTFail("the 3×3 conv should run as Winograd")
             }
-            if Conv2DWinograd.forcedTile == nil { XCTAssertEqual(tile, expected, "\(shape)") }
+            XCTAssertEqual(tile, expected, "\(shape)")
             let x = randomTensor([2] + shape, seed: 5)
             let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
                                                                 outputs: ["sum"])["sum"])

@@ -111,8 +111,8 @@ final class KerasOracleTests: XCTestCase {
         let shapes = try topology.concreteShapes(of: topology.layers, inputShapes: [inputName: input.shape])
 
         var worst: Float = 0
-        for backend in GEMMBackend.availableHere {
-            let model = try Model(topology: topology, weights: weights, gemm: backend)
+        for backend in GEMMBackend.available {
+            let model = try Model(topology: topology, weights: weights, options: EngineOptions(gemm: backend))
             checkKernels(name, model: model, shapes: shapes, backend: backend, expectation)
             for threads in [1, 2] {
                 let label = "\(name) [\(backend), \(threads) thread\(threads == 1 ? "" : "s")]"
@@ -148,8 +148,7 @@ final class KerasOracleTests: XCTestCase {
     /// the direct ones, whether the implicit GEMM takes them.
     private func checkKernels(_ name: String, model: Model, shapes: [String: [Int]], backend: GEMMBackend,
                               _ expectation: Expectation) {
-        let defaultPolicy = Conv2DWinograd.enabled && Conv2DWinograd.oneDimensional && Conv2DWinograd.forcedTile == nil
-            && Conv2DWinograd.minimumFilters == 32
+        let defaultPolicy = model.options.winograd == .default
         var convs = Set<String>()
         for (index, layer) in model.topology.layers.enumerated() {
             guard case .conv2D(let config, let weights, _) = model.ops[index] else { continue }
@@ -169,7 +168,7 @@ final class KerasOracleTests: XCTestCase {
                     continue
                 }
                 let g = Conv2DGeometry(config: config, batch: s[0], height: s[1], width: s[2], channels: s[3])
-                guard !g.isPointwise, Conv2DImplicitGEMM.enabled else { continue }
+                guard !g.isPointwise, model.options.implicitGEMM else { continue }
                 XCTAssertEqual(Conv2DImplicitGEMM.applies(to: g, kernel: kernel),
                                backend == .panels && expectation.implicitGEMM.contains(layer.name),
                                "\(label): implicit GEMM (else im2col)")
@@ -195,7 +194,7 @@ final class KerasOracleTests: XCTestCase {
         let planned = topology.layers.enumerated().filter { needed.contains($0.element.name) }
         let shapes = try topology.concreteShapes(of: planned.map(\.element), inputShapes: session.inputShapes)
         let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
-                                     requested: Set(session.outputNames), fusion: true)
+                                     requested: Set(session.outputNames), fusion: true, tuning: ConvolutionTuning(session.options))
         XCTAssertEqual(plan.steps.count, session.stepNames.count, "\(label): the session's steps are not this plan's")
 
         var scaled = 0, siblingGroups: [Int] = [], residualScales: [Float] = [], concatenations = 0

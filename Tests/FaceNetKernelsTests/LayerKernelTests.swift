@@ -71,8 +71,8 @@ final class LayerKernelTests: XCTestCase {
                 LayerNode(name: "conv", className: "Conv2D", kind: .conv2D(config), inputs: ["input"])], weights: ["conv": weights])
             let reference = try XCTUnwrap(ReferenceExecutor.run(topology: topology, weights: loaded, inputs: ["input": x],
                                                                 outputs: ["conv"])["conv"])
-            for backend in GEMMBackend.availableHere {
-                let model = try Model(topology: topology, weights: loaded, gemm: backend)
+            for backend in GEMMBackend.available {
+                let model = try Model(topology: topology, weights: loaded, options: EngineOptions(gemm: backend))
                 guard case .conv2D(_, .direct(let packed), _)? = model.ops.last else { return XCTFail("no conv op") }
                 XCTAssertEqual(Conv2DImplicitGEMM.applies(to: g, kernel: packed), backend == .panels, "case \(i) \(backend)")
                 for threads in [1, 2] {
@@ -94,8 +94,8 @@ final class LayerKernelTests: XCTestCase {
         let k = randomTensor([3, 3, 4, 6], seed: 8)
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let g = Conv2DGeometry(config: config, batch: 3, height: 9, width: 11, channels: 4)
-        for backend in GEMMBackend.availableHere {
-            let kernel = GEMMWeights(rowMajor: k.scalars, depth: g.depth, columns: g.filters, backend: backend)
+        for backend in GEMMBackend.available {
+            let kernel = try GEMMWeights(rowMajor: k.scalars, depth: g.depth, columns: g.filters, backend: backend)
             for rowsPerChunk in [1, 5, 7, g.rows - 1, g.rows] {
                 var out = [Float](repeating: .nan, count: g.rows * g.filters)
                 var scratch = [Float](repeating: .nan, count: rowsPerChunk * g.depth)
@@ -321,18 +321,20 @@ final class LayerKernelTests: XCTestCase {
 final class WinogradTests: XCTestCase {
     /// Runs with the panel GEMM where this CPU has it (else OpenBLAS), or with `backend`.
     private func run(_ g: Conv2DGeometry, tile: WinogradTile, x: Tensor, k: Tensor, scratchLimit: Int, ldc: Int? = nil,
-                     epilogue: Epilogue = Epilogue(), prefill: Float = .nan, backend: GEMMBackend = .current) -> [Float] {
-        let u = GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters,
+                     epilogue: Epilogue = Epilogue(), prefill: Float = .nan, backend: GEMMBackend = .automatic,
+                     tuning: ConvolutionTuning = .default) throws -> [Float] {
+        let u = try GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(k.scalars, inChannels: g.inChannels, filters: g.filters,
                                                                      tile: tile),
                             depth: g.inChannels, columns: g.filters, count: tile.positions, backend: backend)
         let stride = ldc ?? g.filters
         var out = [Float](repeating: prefill, count: g.rows * stride)
-        var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit))
+        var scratch = [Float](repeating: .nan, count: Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit,
+                                                                                             tuning: tuning))
         x.scalars.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 scratch.withUnsafeMutableBufferPointer { sp in
                     Conv2DWinograd.run(g, tile: tile, input: xp.baseAddress!, u: u, output: op.baseAddress!, ldc: stride,
-                                       epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit)
+                                       epilogue: epilogue, scratch: sp.baseAddress!, scratchLimit: scratchLimit, tuning: tuning)
                 }
             }
         }
@@ -355,8 +357,8 @@ final class WinogradTests: XCTestCase {
             for tile in WinogradTile.allCases where tile.kernel == (3, 3) {
                 // One chunk, and chunks of a few tiles.
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
-                    for backend in GEMMBackend.availableHere {
-                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                    for backend in GEMMBackend.available {
+                        let out = try run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
                         let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
                         // F(4×4)'s transform constants (up to 8 and 1/24) cost about a decimal digit.
                         XCTAssertLessThan(err, (tile == .f2x2 ? 1e-6 : 4e-6) * scale,
@@ -382,8 +384,8 @@ final class WinogradTests: XCTestCase {
                 let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
                 let scale = max(1, maxMagnitude(reference.scalars))
                 for limit in [1 << 20, tile.positions * 3 * (cin + filters)] {
-                    for backend in GEMMBackend.availableHere {
-                        let out = run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
+                    for backend in GEMMBackend.available {
+                        let out = try run(g, tile: tile, x: x, k: k, scratchLimit: limit, backend: backend)
                         let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
                         XCTAssertLessThan(err, 4e-6 * scale, "\(h)x\(w)x\(cin)->\(filters) \(padding) \(tile) limit \(limit) \(backend)")
                     }
@@ -402,7 +404,7 @@ final class WinogradTests: XCTestCase {
         let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
         let scale = maxMagnitude(reference.scalars)
         for tile in [WinogradTile.f2x2, .f4x4] {
-            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
+            let out = try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)
             let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: out), reference)
             // Measured: F(2×2) 1e-6, F(4×4) 4.6e-6 of the largest output.
             XCTAssertLessThan(err / scale, tile == .f2x2 ? 2e-6 : 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
@@ -415,7 +417,7 @@ final class WinogradTests: XCTestCase {
             let g = Conv2DGeometry(config: config, batch: 1, height: 8, width: 8, channels: 128)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
             let scale = maxMagnitude(reference.scalars)
-            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
+            let err = maxAbsDifference(try Tensor(shape: reference.shape, scalars: try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20)),
                                        reference)
             XCTAssertLessThan(err / scale, 1e-5, "\(tile): max abs error \(err) on outputs up to \(scale)")
         }
@@ -424,20 +426,19 @@ final class WinogradTests: XCTestCase {
     /// The variant chosen at load: F(4×4) with enough tiles per image, F(2×2) below that or
     /// when the input size is not known.
     func testTileChoice() {
-        guard Conv2DWinograd.forcedTile == nil, Conv2DWinograd.enabled, Conv2DWinograd.oneDimensional else { return }
         let config = Conv2DConfig(filters: 64, kernel: (3, 3), padding: .same)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 17, width: 17), .f4x4)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 8, width: 8), .f2x2)
-        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: nil, width: 40), .f2x2)
-        XCTAssertNil(Conv2DWinograd.tile(config: config, inChannels: 16, height: 17, width: 17), "too few input channels")
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 17, width: 17, policy: .default), .f4x4)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: 8, width: 8, policy: .default), .f2x2)
+        XCTAssertEqual(Conv2DWinograd.tile(config: config, inChannels: 32, height: nil, width: 40, policy: .default), .f2x2)
+        XCTAssertNil(Conv2DWinograd.tile(config: config, inChannels: 16, height: 17, width: 17, policy: .default), "too few input channels")
         XCTAssertNil(Conv2DWinograd.tile(config: Conv2DConfig(filters: 64, kernel: (3, 3), strides: (2, 2), padding: .valid),
-                                         inChannels: 32, height: 17, width: 17), "stride 2")
+                                         inChannels: 32, height: 17, width: 17, policy: .default), "stride 2")
         XCTAssertEqual(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (1, 7), padding: .same),
-                                           inChannels: 128, height: 8, width: 8), .rowF2x7)
+                                           inChannels: 128, height: 8, width: 8, policy: .default), .rowF2x7)
         XCTAssertEqual(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (7, 1), padding: .same),
-                                           inChannels: 128, height: 8, width: 8), .columnF2x7)
+                                           inChannels: 128, height: 8, width: 8, policy: .default), .columnF2x7)
         XCTAssertNil(Conv2DWinograd.tile(config: Conv2DConfig(filters: 128, kernel: (1, 3), padding: .same),
-                                         inChannels: 128, height: 8, width: 8), "1×3 stays direct")
+                                         inChannels: 128, height: 8, width: 8, policy: .default), "1×3 stays direct")
     }
 
     /// Into a channel slice (ldc > filters) with an accumulating, scaled, activated epilogue.
@@ -449,7 +450,7 @@ final class WinogradTests: XCTestCase {
             let k = randomTensor([tile.kernel.height, tile.kernel.width, 2, 3], seed: 2)
             let g = Conv2DGeometry(config: config, batch: 1, height: 5, width: 7, channels: 2)
             let reference = Conv2DReference.run(x, kernel: k, bias: nil, config: config)
-            let out = run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
+            let out = try run(g, tile: tile, x: x, k: k, scratchLimit: 1 << 20, ldc: 5, epilogue: epilogue, prefill: 1)
             for r in 0..<g.rows {
                 for c in 0..<3 {
                     let expected = max(0, 1 + 0.5 * reference.scalars[r * 3 + c] + [0.1, -0.2, 0.3][c])

@@ -44,7 +44,7 @@ final class ConcurrencyTests: XCTestCase {
         let facenet = try parallelFaceNet()
         XCTAssertNotNil(Conv2DWinograd.tile(
             config: Conv2DConfig(filters: 64, kernel: (3, 3), strides: (1, 1), padding: .same, activation: .relu),
-            inChannels: 32, height: 40, width: 40), "conv3 should take the Winograd path")
+            inChannels: 32, height: 40, width: 40, policy: .default), "conv3 should take the Winograd path")
         let images = try ["jpeg_baseline_420.jpg", "png_gray8.png", "jpeg_exif_o6.jpg"].map {
             try ImageDecoder.decode(path: Paths.fixture("images/" + $0))
         }

@@ -22,10 +22,13 @@ public enum Fuzz {
     }
 
     /// Runs one parse. Success and a typed `FaceNetError` are both fine; any other error
-    /// means an input path escaped the library's error model, so it is reported as a crash.
+    /// means an input path escaped the library's error model, and `internalError` means an
+    /// input broke an invariant inside the engine: both are reported as a crash.
     public static func expectTypedErrors(_ body: () throws -> Void) {
         do {
             try body()
+        } catch FaceNetError.internalError(let message) {
+            fatalError("internal error: \(message)")
         } catch is FaceNetError {
             return
         } catch {

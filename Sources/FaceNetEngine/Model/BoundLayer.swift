@@ -25,8 +25,10 @@ package enum BoundOp: Sendable {
     /// Flatten and Reshape: a view of the input buffer under the new shape (nothing moves).
     case reshape
 
-    /// Binds one layer to the weights loaded for it (already shape-checked by the reader).
-    package init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String, gemm: GEMMBackend) throws {
+    /// Binds one layer to the weights loaded for it (already shape-checked by the reader),
+    /// packed for `gemm`, convolutions made Winograd under `winograd`.
+    package init(layer: LayerNode, weights: [String: Tensor], inputShapes: [SymbolicShape], source: String, gemm: GEMMBackend,
+                 winograd: WinogradPolicy) throws {
         func tensor(_ name: String) throws -> Tensor {
             guard let t = weights[name] else {
                 throw FaceNetError.invalidWeights(path: source, layer: layer.name, reason: "weight '\(name)' was not loaded")
@@ -43,18 +45,18 @@ package enum BoundOp: Sendable {
             let packed: ConvWeights
             let sample = inputShapes.first ?? []  // (height, width, channels) per sample
             if let tile = Conv2DWinograd.tile(config: c, inChannels: inChannels, height: sample.count == 3 ? sample[0] : nil,
-                                              width: sample.count == 3 ? sample[1] : nil) {
-                packed = .winograd(GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels,
+                                              width: sample.count == 3 ? sample[1] : nil, policy: winograd) {
+                packed = .winograd(try GEMMWeights(rowMajor: Conv2DWinograd.transformKernel(kernel, inChannels: inChannels,
                                                                                         filters: c.filters, tile: tile),
                                                depth: inChannels, columns: c.filters, count: tile.positions, backend: gemm), tile)
             } else {
-                packed = .direct(GEMMWeights(rowMajor: kernel, depth: kernel.count / max(c.filters, 1), columns: c.filters,
+                packed = .direct(try GEMMWeights(rowMajor: kernel, depth: kernel.count / max(c.filters, 1), columns: c.filters,
                                              backend: gemm))
             }
             self = .conv2D(c, kernel: packed, bias: c.useBias ? try weight("bias") : nil)
         case .dense(let d):
             let kernel = try weight("kernel")
-            self = .dense(d, kernel: GEMMWeights(rowMajor: kernel, depth: kernel.count / max(d.units, 1), columns: d.units,
+            self = .dense(d, kernel: try GEMMWeights(rowMajor: kernel, depth: kernel.count / max(d.units, 1), columns: d.units,
                                                  backend: gemm),
                           bias: d.useBias ? try weight("bias") : nil)
         case .batchNormalization(let bn):

@@ -48,11 +48,11 @@ package struct ExecutionPlan {
     private(set) var values: [Value] = []
     /// Where each model input and each requested output lives.
     private(set) var locations: [String: Location] = [:]
-    /// Floats of im2col scratch the largest conv needs.
+    /// Floats of im2col / Winograd scratch the largest conv needs (with the session's `tuning`).
     private(set) var scratchCount = 0
 
     package init(model: Model, layers: [(index: Int, node: LayerNode)], shapes: [String: [Int]],
-         requested: Set<String>, fusion: Bool) throws {
+         requested: Set<String>, fusion: Bool, tuning: ConvolutionTuning) throws {
         var consumers: [String: [Int]] = [:]
         for (position, entry) in layers.enumerated() {
             for input in entry.node.inputs { consumers[input, default: []].append(position) }
@@ -162,7 +162,7 @@ package struct ExecutionPlan {
         }
 
         for (index, node) in layers {
-            guard !absorbed.contains(node.name) else { continue }
+            guard !absorbed.contains(node.name) else { continue }  // already folded into an earlier step
             let op = model.ops[index]
             switch op {
             case .input:
@@ -208,7 +208,7 @@ package struct ExecutionPlan {
                 switch op {
                 case .conv2D(let c, let weights, _):
                     let g = Conv2DGeometry(config: c, batch: s[0], height: s[1], width: s[2], channels: s[3])
-                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g, weights: weights))
+                    scratchCount = max(scratchCount, Conv2DKernel.scratchCount(g, weights: weights, tuning: tuning))
                     steps.append(.conv(op: index, geometry: g, input: input, output: output, epilogue: epilogue, residual: residual))
                 default:
                     steps.append(.dense(op: index, batch: s[0], inFeatures: s[1], units: shape(node.name).last ?? 0,
@@ -243,7 +243,9 @@ package struct ExecutionPlan {
             }
         }
         for name in requested {
-            guard let l = locations[name] else { continue }
+            guard let l = locations[name] else {
+                throw internalFault("ExecutionPlan: requested layer '\(name)' was not given a place")
+            }
             values[l.value].death = Int.max
         }
     }

@@ -31,8 +31,10 @@ public final class InferenceSession {
 
     private let steps: [Step]
     private let buffers: [UnsafeMutablePointer<Float>]
-    /// im2col / Winograd scratch, one per team member.
-    private let scratches: [UnsafeMutablePointer<Float>]
+    /// im2col / Winograd / sibling-group scratch, one per team member (`threads` of them, each
+    /// `plan.scratchCount` floats, at least 1): every conv step's need was checked against it
+    /// at plan time (`verify`), so the kernels take it as a plain pointer.
+    private let scratches: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     /// The session's own threads (nil: one thread, OpenBLAS may thread inside each GEMM).
     private let team: WorkerTeam?
     /// The convolution the team is sharing, read by the workers through a pointer. On the
@@ -42,9 +44,14 @@ public final class InferenceSession {
     private let job = UnsafeMutablePointer<ParallelConvolution>.allocate(capacity: 1)
     /// Threads that share each large convolution.
     public let threads: Int
+    /// What this session runs with: its model's `gemm` and `winograd` (fixed when the weights
+    /// were packed), the rest from the options it was planned with, `threads` resolved.
+    public let options: EngineOptions
+    private let tuning: ConvolutionTuning
     private let minimumParallelFlops: Int
     private let inputBuffers: [String: UnsafeMutablePointer<Float>]
-    private let outputBuffers: [String: UnsafeMutablePointer<Float>]
+    /// Per requested output, in `outputNames` order: where it lives and its full shape.
+    private let outputSlots: [(name: String, buffer: UnsafeMutablePointer<Float>, shape: [Int])]
     /// Floats held by the activation buffers (the memory plan's total).
     public let activationFloats: Int
     /// Layer names per executed step (a fused step is named by its first layer), for profiles.
@@ -60,17 +67,38 @@ public final class InferenceSession {
     ///   - threads: the session's own threads for large convolutions (split by output rows,
     ///     or by filters when rows are few); OpenBLAS then runs single-threaded inside them,
     ///     so there is one level of parallelism. 1: no team, OpenBLAS threads as it likes.
-    ///     Default: `InferenceSession.defaultThreads` (the active processor count).
+    ///     nil: `options.threads` (whose nil is `EngineOptions.defaultThreads`, the active
+    ///     processor count).
+    ///   - options: chunk sizes, implicit GEMM, the parallel threshold, the team's spinning
+    ///     and threads (`EngineOptions`); nil: the model's `options`. Their `gemm` and
+    ///     `winograd` are not read here: those are the model's, fixed at load.
     public convenience init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool = true,
-                            threads: Int? = nil) throws {
-        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, threads: threads,
-                      minimumParallelFlops: Self.parallelFlops)
+                            threads: Int? = nil, options: EngineOptions? = nil) throws {
+        var resolved = options ?? model.options
+        if let threads { resolved.threads = threads }
+        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, options: resolved)
     }
 
-    /// `minimumParallelFlops`: convolutions below it run on the calling thread (tests set 0).
-    package init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, threads: Int?,
-         minimumParallelFlops: Int) throws {
-        self.minimumParallelFlops = minimumParallelFlops
+    /// `minimumParallelFlops`: convolutions below it run on the calling thread (tests set 0);
+    /// the rest of the options are the model's.
+    package convenience init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, threads: Int?,
+                             minimumParallelFlops: Int) throws {
+        var options = model.options
+        if let threads { options.threads = threads }
+        options.parallelFlops = minimumParallelFlops
+        try self.init(model: model, inputShapes: inputShapes, outputs: outputs, fusion: fusion, options: options)
+    }
+
+    private init(model: Model, inputShapes: [String: [Int]], outputs: [String], fusion: Bool, options requested: EngineOptions) throws {
+        var options = requested
+        options.gemm = model.options.gemm
+        options.winograd = model.options.winograd
+        try options.validate()
+        let threads = options.resolvedThreads
+        options.threads = threads
+        self.options = options
+        self.tuning = ConvolutionTuning(options)
+        self.minimumParallelFlops = options.parallelFlops
         let topology = model.topology
         _ = try BLAS.require()
         self.model = model
@@ -82,7 +110,10 @@ public final class InferenceSession {
         var needed = Set<String>()
         var stack = outputs
         while let name = stack.popLast() {
-            guard needed.insert(name).inserted, let layer = topology.layer(named: name) else { continue }
+            guard needed.insert(name).inserted else { continue }  // already visited
+            guard let layer = topology.layer(named: name) else {
+                throw internalFault("InferenceSession: layer '\(name)', an input of a requested layer, is not in the topology")
+            }
             stack.append(contentsOf: layer.inputs)
         }
         let planned = topology.layers.enumerated().filter { needed.contains($0.element.name) }
@@ -93,7 +124,8 @@ public final class InferenceSession {
         self.outputShapes = Dictionary(uniqueKeysWithValues: outputs.map { ($0, shapes[$0] ?? []) })
 
         let plan = try ExecutionPlan(model: model, layers: planned.map { ($0.offset, $0.element) }, shapes: shapes,
-                                     requested: Set(outputs), fusion: fusion)
+                                     requested: Set(outputs), fusion: fusion, tuning: tuning)
+        try Self.verify(plan, model: model, outputs: outputs, tuning: tuning)
         let memory = MemoryPlan(values: plan.values)
         let buffers = try Self.zeroedBuffers(memory.capacities)
         func pointer(_ l: Location) -> UnsafeMutablePointer<Float> { buffers[memory.slotOfValue[l.value]] + l.offset }
@@ -101,40 +133,52 @@ public final class InferenceSession {
         var names: [String] = []
         var kinds: [String] = []
         var flops: [Int] = []
-        for step in plan.steps {
-            let (kind, flop) = Self.summarize(step)
-            kinds.append(kind)
-            flops.append(flop)
-            switch step {
-            case .conv(let op, let g, let input, let output, let epilogue, let residual):
-                guard case .conv2D(_, let weights, _) = model.ops[op] else { continue }
-                steps.append(.conv(weights: weights, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
-                                   epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
-                names.append(topology.layers[op].name)
-            case .siblings(let group, let g, let input, let outputs, let epilogues):
-                let sibling = model.siblingGroups[group]
-                steps.append(.siblings(group: sibling, rows: g.rows, input: pointer(input),
-                                       outputs: outputs.map { (pointer($0), $0.stride) }, epilogues: epilogues))
-                names.append(topology.layers[sibling.members[0]].name)
-            case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
-                guard case .dense(_, let kernel, _) = model.ops[op] else { continue }
-                steps.append(.dense(kernel: kernel, batch: batch, inFeatures: inFeatures, units: units, input: pointer(input),
-                                    output: pointer(output), epilogue: epilogue))
-                names.append(topology.layers[op].name)
-            case .pool(let g, let average, let input, let output):
-                steps.append(.pool(geometry: g, average: average, input: pointer(input), output: pointer(output), stride: output.stride))
-                names.append("pool")
-            case .concatenate(let inputs, let inputShapes, let output, let outputShape, let axis):
-                let outer = outputShape[..<(axis + 1)].reduce(1, *)
-                let blocks = inputShapes.map { $0[(axis + 1)...].reduce(1, *) }
-                steps.append(.concatenate(inputs: inputs.map { UnsafePointer(pointer($0)) }, blocks: blocks, outer: outer,
-                                          output: pointer(output), skip: inputs.map { $0.value == output.value }))
-                names.append("concatenate")
-            case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
-                steps.append(.layer(op: op, inputs: inputs.map { UnsafePointer(pointer($0)) }, inputShapes: inputShapes,
-                                    output: pointer(output), outputShape: outputShape))
-                names.append(topology.layers[op].name)
+        var outputSlots: [(name: String, buffer: UnsafeMutablePointer<Float>, shape: [Int])] = []
+        do {
+            for step in plan.steps {
+                let (kind, flop) = Self.summarize(step)
+                kinds.append(kind)
+                flops.append(flop)
+                switch step {
+                case .conv(let op, let g, let input, let output, let epilogue, let residual):
+                    guard case .conv2D(_, let weights, _) = model.ops[op] else { throw Self.wrongKind(op, "Conv2D", model) }
+                    steps.append(.conv(weights: weights, geometry: g, input: pointer(input), output: pointer(output), ldc: output.stride,
+                                       epilogue: epilogue, residual: residual.map { (UnsafePointer(pointer($0)), $0.stride) }))
+                    names.append(topology.layers[op].name)
+                case .siblings(let group, let g, let input, let outputs, let epilogues):
+                    let sibling = model.siblingGroups[group]
+                    steps.append(.siblings(group: sibling, rows: g.rows, input: pointer(input),
+                                           outputs: outputs.map { (pointer($0), $0.stride) }, epilogues: epilogues))
+                    names.append(topology.layers[sibling.members[0]].name)
+                case .dense(let op, let batch, let inFeatures, let units, let input, let output, let epilogue):
+                    guard case .dense(_, let kernel, _) = model.ops[op] else { throw Self.wrongKind(op, "Dense", model) }
+                    steps.append(.dense(kernel: kernel, batch: batch, inFeatures: inFeatures, units: units, input: pointer(input),
+                                        output: pointer(output), epilogue: epilogue))
+                    names.append(topology.layers[op].name)
+                case .pool(let g, let average, let input, let output):
+                    steps.append(.pool(geometry: g, average: average, input: pointer(input), output: pointer(output), stride: output.stride))
+                    names.append("pool")
+                case .concatenate(let inputs, let inputShapes, let output, let outputShape, let axis):
+                    let outer = outputShape[..<(axis + 1)].reduce(1, *)
+                    let blocks = inputShapes.map { $0[(axis + 1)...].reduce(1, *) }
+                    steps.append(.concatenate(inputs: inputs.map { UnsafePointer(pointer($0)) }, blocks: blocks, outer: outer,
+                                              output: pointer(output), skip: inputs.map { $0.value == output.value }))
+                    names.append("concatenate")
+                case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
+                    steps.append(.layer(op: op, inputs: inputs.map { UnsafePointer(pointer($0)) }, inputShapes: inputShapes,
+                                        output: pointer(output), outputShape: outputShape))
+                    names.append(topology.layers[op].name)
+                }
             }
+            for name in outputs {
+                guard let location = plan.locations[name], let shape = shapes[name] else {
+                    throw internalFault("InferenceSession: requested output '\(name)' has no planned buffer or shape")
+                }
+                outputSlots.append((name, pointer(location), shape))
+            }
+        } catch {
+            for b in buffers { free(b) }
+            throw error
         }
         self.buffers = buffers
         self.steps = steps
@@ -145,18 +189,69 @@ public final class InferenceSession {
         self.inputBuffers = Dictionary(uniqueKeysWithValues: topology.inputNames.compactMap { name in
             plan.locations[name].map { (name, pointer($0)) }
         })
-        self.outputBuffers = Dictionary(uniqueKeysWithValues: outputs.compactMap { name in
-            plan.locations[name].map { (name, pointer($0)) }
-        })
-        let threads = max(1, threads ?? Self.defaultThreads)
+        self.outputSlots = outputSlots
         self.threads = threads
         if threads > 1 {
             BLASInfo.setThreads(1)
-            team = WorkerTeam(size: threads)
+            team = WorkerTeam(size: threads, spinLimit: options.teamSpinLimit)
         } else {
             team = nil
         }
-        scratches = plan.scratchCount > 0 ? (0..<threads).map { _ in .allocate(capacity: plan.scratchCount) } : []
+        scratches = .allocate(capacity: threads)
+        for member in 0..<threads { (scratches + member).initialize(to: .allocate(capacity: max(plan.scratchCount, 1))) }
+    }
+
+    /// What the kernels rely on and the plan must give, checked before anything runs: each
+    /// step's op is of the step's kind with its inputs, each convolution's scratch (and a
+    /// sibling group's chunk) fits the plan's `scratchCount` with the `tuning` the kernels
+    /// will run with, and every requested output has a place. A failure is an
+    /// `internalError`, a bug in the planner.
+    package static func verify(_ plan: ExecutionPlan, model: Model, outputs: [String], tuning: ConvolutionTuning) throws {
+        func scratch(_ needed: Int, _ what: String) throws {
+            guard needed <= plan.scratchCount else {
+                throw internalFault("InferenceSession: \(what) needs \(needed) floats of scratch, the plan has \(plan.scratchCount)")
+            }
+        }
+        for step in plan.steps {
+            switch step {
+            case .conv(let op, let g, _, _, _, _):
+                guard case .conv2D(_, let weights, _) = model.ops[op] else { throw wrongKind(op, "Conv2D", model) }
+                try scratch(Conv2DKernel.scratchCount(g, weights: weights, tuning: tuning),
+                            "convolution '\(model.topology.layers[op].name)'")
+            case .siblings(let group, _, _, let locations, let epilogues):
+                guard group < model.siblingGroups.count, locations.count == model.siblingGroups[group].columns.count,
+                      epilogues.count == locations.count else {
+                    throw internalFault("InferenceSession: sibling group \(group) planned with \(locations.count) outputs, "
+                                        + "\(epilogues.count) epilogues")
+                }
+                try scratch(SiblingGroup.chunkRows * model.siblingGroups[group].filters, "sibling group \(group)")
+            case .dense(let op, _, _, _, _, _, _):
+                guard case .dense = model.ops[op] else { throw wrongKind(op, "Dense", model) }
+            case .layer(let op, let inputs, let inputShapes, _, _):
+                let name = model.topology.layers[op].name
+                let arity: ClosedRange<Int>
+                switch model.ops[op] {
+                case .add: arity = 2...Int.max
+                case .batchNormalization, .activation, .globalAveragePooling2D, .scale, .prelu, .permute: arity = 1...1
+                case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
+                    throw internalFault("InferenceSession: layer '\(name)' planned as a plain layer step; its kind has a step of its own")
+                }
+                guard arity.contains(inputs.count), inputShapes.count == inputs.count else {
+                    throw internalFault("InferenceSession: layer '\(name)' planned with \(inputs.count) inputs")
+                }
+            case .pool, .concatenate:
+                break
+            }
+        }
+        for name in outputs where plan.locations[name] == nil {
+            throw internalFault("InferenceSession: requested output '\(name)' has no planned buffer")
+        }
+    }
+
+    /// A planned step whose op is not of the step's kind.
+    private static func wrongKind(_ op: Int, _ expected: String, _ model: Model) -> FaceNetError {
+        let name = op < model.topology.layers.count ? model.topology.layers[op].name : "#\(op)"
+        return internalFault("InferenceSession: the step planned as \(expected) for layer '\(name)' is bound as another kind")
     }
 
     /// One zeroed buffer per capacity, from `calloc` (freed with `free`): large ones are
@@ -174,12 +269,15 @@ public final class InferenceSession {
         return buffers
     }
 
-    /// Threads a session uses unless told otherwise: the active processor count (at most 16).
-    public static var defaultThreads: Int { min(16, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+    /// Threads a session uses unless told otherwise: the active processor count (at most 16;
+    /// `EngineOptions.defaultThreads`).
+    public static var defaultThreads: Int { EngineOptions.defaultThreads }
 
     deinit {
         for b in buffers { free(b) }
-        for s in scratches { s.deallocate() }
+        for member in 0..<threads { scratches[member].deallocate() }
+        scratches.deinitialize(count: threads)
+        scratches.deallocate()
         job.deallocate()
     }
 
@@ -207,9 +305,8 @@ public final class InferenceSession {
                 }
             }
         }
-        forward()
-        for name in outputNames {
-            guard let buffer = outputBuffers[name], let shape = outputShapes[name] else { continue }
+        try forward()
+        for (name, buffer, shape) in outputSlots {
             let count = shape.reduce(1, *)
             // Taken out of the dictionary so its storage is uniquely owned: written in place.
             var tensor = outputs.removeValue(forKey: name) ?? Tensor(zeros: shape)
@@ -222,9 +319,9 @@ public final class InferenceSession {
     }
 
     /// Executes every step on the session's buffers.
-    private func forward() {
+    private func forward() throws {
         for step in steps {
-            execute(step)
+            try execute(step)
         }
     }
 
@@ -235,7 +332,7 @@ public final class InferenceSession {
         times.reserveCapacity(steps.count)
         for step in steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            execute(step)
+            try execute(step)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         return times
@@ -260,7 +357,7 @@ public final class InferenceSession {
         }
     }
 
-    private func execute(_ step: Step) {
+    private func execute(_ step: Step) throws {
         switch step {
         case .conv(let weights, let g, let input, let output, let ldc, let epilogue, let residual):
             if let team, 2 * g.rows * g.filters * g.depth >= minimumParallelFlops {
@@ -272,10 +369,9 @@ public final class InferenceSession {
                 copyRows(from: shortcut, stride: stride, to: output, stride: ldc, rows: g.rows, columns: g.filters)
             }
             Conv2DKernel.run(g, input: input, weights: weights, output: output, ldc: ldc,
-                             epilogue: epilogue, scratch: scratches.first)
+                             epilogue: epilogue, scratch: scratches[0], tuning: tuning)
         case .siblings(let group, let rows, let input, let outputs, let epilogues):
-            guard let chunk = scratches.first else { return }
-            group.run(rows: rows, input: input, outputs: outputs, epilogues: epilogues, chunk: chunk)
+            group.run(rows: rows, input: input, outputs: outputs, epilogues: epilogues, chunk: scratches[0])
         case .dense(let kernel, let batch, _, let units, let input, let output, let epilogue):
             DenseKernel.run(batch: batch, units: units, input: input, kernel: kernel, output: output, epilogue: epilogue)
         case .pool(let g, let average, let input, let output, let stride):
@@ -283,17 +379,21 @@ public final class InferenceSession {
         case .concatenate(let inputs, let blocks, let outer, let output, let skip):
             ConcatenateKernel.run(inputs: inputs, blocks: blocks, outer: outer, output: output, skip: skip)
         case .layer(let op, let inputs, let inputShapes, let output, let outputShape):
-            executeUnfused(op, inputs: inputs, inputShapes: inputShapes, output: output, outputShape: outputShape)
+            try executeUnfused(op, inputs: inputs, inputShapes: inputShapes, output: output, outputShape: outputShape)
         }
     }
 
-    /// Convolutions smaller than this (FLOPs) run on the calling thread alone: waking the
-    /// team costs more than it saves.
-    static let parallelFlops = Int(ProcessInfo.processInfo.environment["FACENET_PARALLEL_FLOPS"] ?? "") ?? 4_000_000
-
     /// Everything a team member needs to do its part of one convolution.
     private struct ParallelConvolution {
-        package enum Phase { case residual, gemmRows, gemmColumns, winogradTiles, epilogueRows }
+        /// What the team does next; each phase carries what only it needs, so no member ever
+        /// finds it missing.
+        package enum Phase {
+            /// Copy the shortcut (pointer, row stride) into the output, before an accumulating GEMM.
+            case residual(UnsafePointer<Float>, Int)
+            case gemmRows, gemmColumns
+            case winogradTiles(WinogradTile)
+            case epilogueRows
+        }
         var phase: Phase
         package let g: Conv2DGeometry
         package let input: UnsafePointer<Float>
@@ -301,32 +401,29 @@ public final class InferenceSession {
         package let output: UnsafeMutablePointer<Float>
         let ldc: Int
         let epilogue: Epilogue
-        package let residual: (UnsafePointer<Float>, Int)?
+        /// One scratch per member: the team has `threads` members, the session `threads` scratches.
         let scratches: UnsafePointer<UnsafeMutablePointer<Float>>
-        let scratchCount: Int
+        let tuning: ConvolutionTuning
 
         /// Member `part` of `parts` does its share of the current phase.
         func perform(part: Int, parts: Int) {
-            let scratch = part < scratchCount ? scratches[part] : nil
             let kernel = weights.gemm
             switch phase {
-            case .residual:
-                guard let (shortcut, stride) = residual else { return }
+            case .residual(let shortcut, let stride):
                 let rows = WorkerTeam.share(of: g.rows, part: part, parts: parts)
                 copyRows(from: shortcut + rows.lowerBound * stride, stride: stride, to: output + rows.lowerBound * ldc,
                          stride: ldc, rows: rows.count, columns: g.filters)
             case .gemmRows:
                 Conv2DKernel.runRows(g, rows: WorkerTeam.share(of: g.rows, part: part, parts: parts), input: input, kernel: kernel,
-                                     output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+                                     output: output, ldc: ldc, epilogue: epilogue, scratch: scratches[part], tuning: tuning)
             case .gemmColumns:
                 Conv2DKernel.runColumns(g, columns: kernel.columnShare(part: part, parts: parts), input: input,
                                         kernel: kernel, output: output, ldc: ldc, epilogue: epilogue)
-            case .winogradTiles:
-                guard let scratch, let tile = weights.winogradTile else { return }
+            case .winogradTiles(let tile):
                 Conv2DWinograd.multiply(g, tile: tile, tiles: WorkerTeam.share(of: Conv2DWinograd.tiles(g, tile).total, part: part,
                                                                                parts: parts),
-                                        input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch,
-                                        scratchLimit: Conv2DKernel.scratchLimit)
+                                        input: input, u: kernel, output: output, ldc: ldc, epilogue: epilogue,
+                                        scratch: scratches[part], scratchLimit: Conv2DKernel.scratchLimit, tuning: tuning)
             case .epilogueRows:
                 let rows = WorkerTeam.share(of: g.rows, part: part, parts: parts)
                 epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc)
@@ -339,40 +436,36 @@ public final class InferenceSession {
     private func convolveInParallel(_ team: WorkerTeam, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
                                     weights: ConvWeights, output: UnsafeMutablePointer<Float>,
                                     ldc: Int, epilogue: Epilogue, residual: (UnsafePointer<Float>, Int)?) {
-        scratches.withUnsafeBufferPointer { scratchList in
-            // Pointwise-only sessions have no scratch: a placeholder, never read (scratchCount 0).
-            guard let scratchBase = scratchList.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<UnsafeMutablePointer<Float>>.alignment) else { return }
-            job.initialize(to: ParallelConvolution(phase: .residual, g: g, input: input, weights: weights, output: output,
-                                                   ldc: ldc, epilogue: epilogue, residual: residual,
-                                                   scratches: scratchBase, scratchCount: scratchList.count))
-            defer { job.deinitialize(count: 1) }
-            let task: WorkerTeam.Task = { context, part, parts in
-                context.assumingMemoryBound(to: ParallelConvolution.self).pointee.perform(part: part, parts: parts)
-            }
-            func runPhase(_ phase: ParallelConvolution.Phase) {
-                job.pointee.phase = phase
-                team.run(task, context: UnsafeRawPointer(job))
-            }
-            if let (shortcut, _) = residual, UnsafePointer(output) != shortcut { runPhase(.residual) }
-            if weights.winogradTile != nil {
-                runPhase(.winogradTiles)
-                runPhase(.epilogueRows)
-            } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {
-                runPhase(.gemmColumns)
-            } else {
-                runPhase(.gemmRows)
-            }
+        job.initialize(to: ParallelConvolution(phase: .gemmRows, g: g, input: input, weights: weights, output: output,
+                                               ldc: ldc, epilogue: epilogue, scratches: UnsafePointer(scratches), tuning: tuning))
+        defer { job.deinitialize(count: 1) }
+        let task: WorkerTeam.Task = { context, part, parts in
+            context.assumingMemoryBound(to: ParallelConvolution.self).pointee.perform(part: part, parts: parts)
+        }
+        func runPhase(_ phase: ParallelConvolution.Phase) {
+            job.pointee.phase = phase
+            team.run(task, context: UnsafeRawPointer(job))
+        }
+        if let (shortcut, stride) = residual, UnsafePointer(output) != shortcut { runPhase(.residual(shortcut, stride)) }
+        if let tile = weights.winogradTile {
+            runPhase(.winogradTiles(tile))
+            runPhase(.epilogueRows)
+        } else if g.isPointwise && g.rows < 64 * team.size && epilogue.isColumnwise {
+            runPhase(.gemmColumns)
+        } else {
+            runPhase(.gemmRows)
         }
     }
 
-    /// Layers that run on their own (everything outside a fused chain).
+    /// Layers that run on their own (everything outside a fused chain). Their kinds and
+    /// input counts were checked at plan time (`verify`).
     private func executeUnfused(_ op: Int, inputs: [UnsafePointer<Float>], inputShapes: [[Int]],
-                                output out: UnsafeMutablePointer<Float>, outputShape: [Int]) {
+                                output out: UnsafeMutablePointer<Float>, outputShape: [Int]) throws {
         let count = outputShape.reduce(1, *)
         switch model.ops[op] {
         case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
-            // Planned as their own step kinds.
-            break
+            // Planned as their own step kinds; `verify` refuses them here.
+            throw internalFault("InferenceSession: layer '\(model.topology.layers[op].name)' reached the plain-layer step")
         case .batchNormalization(let folded):
             folded.apply(input: inputs[0], output: out, count: count)
         case .activation(let function):
@@ -382,12 +475,14 @@ public final class InferenceSession {
             let s = inputShapes[0]
             PoolingKernel.globalAverage(batch: s[0], pixels: s[1] * s[2], channels: s[3], input: inputs[0], output: out)
         case .add:
-            ElementwiseKernel.add(inputs, count: count, output: out)
+            ElementwiseKernel.add(inputs[0], inputs[1...], count: count, output: out)
         case .scale(let factor):
             ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
         case .prelu(let slopes):
-            slopes.alpha.withUnsafeBufferPointer { alpha in
-                guard let alpha = alpha.baseAddress else { return }
+            try slopes.alpha.withUnsafeBufferPointer { alpha in
+                guard let alpha = alpha.baseAddress else {
+                    throw internalFault("InferenceSession: PReLU layer '\(model.topology.layers[op].name)' has no slopes")
+                }
                 PReLUKernel.apply(StridedWalk(broadcasting: slopes.shape, over: inputShapes[0]), alpha: alpha,
                                   input: inputs[0], output: out)
             }

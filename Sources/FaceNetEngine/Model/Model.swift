@@ -11,6 +11,9 @@ public struct Model: Sendable {
     public let weightsLayout: KerasWeightsLayout
     /// What the check against the manifest of known weights found (`Model.load` only).
     public private(set) var weightsCheck: WeightsCheck = .notChecked
+    /// The options the weights were packed with (`gemm`, `winograd`), and the defaults for
+    /// the rest of what its sessions do (`InferenceSession` takes them unless given others).
+    public let options: EngineOptions
     package let ops: [BoundOp]
     /// Pointwise convs that share their input and fit one GEMM panel together.
     let siblingGroups: [SiblingGroup]
@@ -18,13 +21,11 @@ public struct Model: Sendable {
 
     /// Binds a topology to weights already read and checked against it. Pass the weights
     /// with `consume` when nothing else needs them: each layer's tensors are then freed as
-    /// soon as they are repacked, so the weights are never held twice.
-    public init(topology: ModelTopology, weights: consuming LoadedWeights) throws {
-        try self.init(topology: topology, weights: weights, gemm: .current)
-    }
-
-    /// Binds with the conv weights stored for `gemm` (tests compare the backends).
-    package init(topology: ModelTopology, weights: consuming LoadedWeights, gemm: GEMMBackend) throws {
+    /// soon as they are repacked, so the weights are never held twice. `options.gemm` and
+    /// `options.winograd` decide how the weights are packed; the rest become the defaults of
+    /// this model's sessions.
+    public init(topology: ModelTopology, weights: consuming LoadedWeights, options: EngineOptions = .default) throws {
+        try options.validate()
         let shapes = try topology.symbolicShapes()
         let path = weights.path, layout = weights.layout
         var tensors = weights.tensors
@@ -33,19 +34,22 @@ public struct Model: Sendable {
         // transformed) in parallel, each slot's tensors freed as soon as its op is made.
         let layers = topology.layers
         let slots = BindingSlots(layers.map { tensors.removeValue(forKey: $0.name) ?? [:] })
-        DispatchQueue.concurrentPerform(iterations: min(layers.count, InferenceSession.defaultThreads)) { worker in
+        let workers = min(layers.count, options.resolvedThreads)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
             while index < layers.count {
                 let layer = layers[index]
                 slots.bind(index) {
-                    try BoundOp(layer: layer, weights: $0, inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: path, gemm: gemm)
+                    try BoundOp(layer: layer, weights: $0, inputShapes: layer.inputs.map { shapes[$0] ?? [] }, source: path,
+                                gemm: options.gemm, winograd: options.winograd)
                 }
-                index += InferenceSession.defaultThreads
+                index += workers
             }
         }
         self.topology = topology
+        self.options = options
         self.ops = try slots.ops()
-        self.siblingGroups = SiblingGroup.find(layers: layers, ops: self.ops)
+        self.siblingGroups = try SiblingGroup.find(layers: layers, ops: self.ops)
         self.symbolicShapes = shapes
         self.weightsSource = path
         self.weightsLayout = layout
@@ -59,9 +63,12 @@ public struct Model: Sendable {
     /// `isolation: .childProcess` reads an untrusted weights file in a helper process (see
     /// `WeightsIsolation`). `verification` recognises known weights by their layers and
     /// shapes and checks their tensor digest (see `WeightsVerification`, `weightsCheck`).
+    /// `options`: how the weights are packed and the model's sessions run (`EngineOptions`).
     public static func load(weightsPath: String, topologyPath: String? = nil,
                             isolation: WeightsIsolation = .inProcess,
-                            verification: WeightsVerification = .warn) throws -> Model {
+                            verification: WeightsVerification = .warn,
+                            options: EngineOptions = .default) throws -> Model {
+        try options.validate()
         let before = verification.policy == .off ? nil : FileIdentity(path: weightsPath)
         let topology: ModelTopology
         if let topologyPath {
@@ -75,7 +82,7 @@ public struct Model: Sendable {
         }
         let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs(), isolation: isolation)
         let check = try WeightsChecker.check(weights, before: before, verification: verification)
-        var model = try Model(topology: topology, weights: consume weights)
+        var model = try Model(topology: topology, weights: consume weights, options: options)
         model.weightsCheck = check
         return model
     }

@@ -21,12 +21,13 @@ package struct SiblingGroup: Sendable {
     /// while the members take their columns out of it.
     static let chunkRows = 256
 
-    /// The groups among `ops` (each op in at most one).
-    package static func find(layers: [LayerNode], ops: [BoundOp]) -> [SiblingGroup] {
+    /// The groups among `ops` (each op in at most one). Throws only what packing the merged
+    /// weights throws (`GEMMWeights.init`).
+    package static func find(layers: [LayerNode], ops: [BoundOp]) throws -> [SiblingGroup] {
         var readers: [String: [Int]] = [:]
         for (index, layer) in layers.enumerated() {
             guard case .conv2D(let c, .direct(_), _) = ops[index], c.kernel == (1, 1), c.strides == (1, 1),
-                  layer.inputs.count == 1 else { continue }
+                  layer.inputs.count == 1 else { continue }  // not a pointwise conv: no group
             readers[layer.inputs[0], default: []].append(index)
         }
         var groups: [SiblingGroup] = []
@@ -37,7 +38,9 @@ package struct SiblingGroup: Sendable {
             }
             let total = kernels.reduce(0) { $0 + $1.columns }
             guard kernels.count == members.count, total <= maximumFilters, let first = kernels.first,
-                  kernels.allSatisfy({ $0.depth == first.depth && $0.backend == first.backend && $0.count == 1 }) else { continue }
+                  kernels.allSatisfy({ $0.depth == first.depth && $0.backend == first.backend && $0.count == 1 }) else {
+                continue  // too many filters together, or kernels that do not line up: each runs alone
+            }
             var merged = [Float](repeating: 0, count: first.depth * total)
             var columns: [Range<Int>] = []
             for kernel in kernels {
@@ -49,7 +52,7 @@ package struct SiblingGroup: Sendable {
                 columns.append(start..<(start + kernel.columns))
             }
             groups.append(SiblingGroup(members: members, columns: columns,
-                                       weights: GEMMWeights(rowMajor: merged, depth: first.depth, columns: total, backend: first.backend)))
+                                       weights: try GEMMWeights(rowMajor: merged, depth: first.depth, columns: total, backend: first.backend)))
         }
         return groups
     }

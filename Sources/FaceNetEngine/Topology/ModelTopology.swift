@@ -114,7 +114,9 @@ public struct ModelTopology: Sendable {
         let shapes = try symbolicShapes()
         var specs: [LayerWeightSpec] = []
         for name in fileOrder {
-            guard let layer = layer(named: name) else { continue }
+            guard let layer = layer(named: name) else {
+                throw internalFault("ModelTopology: layer '\(name)' of the file order is not among the sorted layers")
+            }
             let weights: [WeightSpec]
             do {
                 weights = try layer.weightSpecs(for: layer.inputs.map { shapes[$0] ?? [] })

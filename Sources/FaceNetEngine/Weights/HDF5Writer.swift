@@ -206,7 +206,7 @@ private struct WriteContext {
                                  datasetProperties, HDF5File.defaultID)
         guard dataset >= 0 else { throw fail("cannot create dataset \(path)") }
         defer { H5Dclose(dataset) }
-        guard tensor.count > 0 else { return }
+        guard tensor.count > 0 else { return }  // an empty dataset: no data to write
         let status = tensor.scalars.withUnsafeBytes { bytes in
             H5Dwrite(dataset, H5T_NATIVE_FLOAT_g, HDF5File.defaultID, HDF5File.defaultID, HDF5File.defaultID, bytes.baseAddress)
         }

@@ -15,7 +15,7 @@ package enum ActivationKernel {
         case .tanh:
             for i in 0..<count { data[i] = Foundation.tanh(data[i]) }
         case .softmax:
-            guard lastDimension > 0 else { return }
+            guard lastDimension > 0 else { return }  // no channels: nothing to normalise
             softmax(data, rows: count / lastDimension, columns: lastDimension, stride: lastDimension)
         }
     }

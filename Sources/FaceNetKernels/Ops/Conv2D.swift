@@ -35,16 +35,14 @@ package struct Conv2DGeometry: Sendable, Equatable {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
     }
 
-    /// im2col rows per chunk: enough that the patch chunk stays in L2 (`cacheFloats`) while
-    /// GEMM gets it, but at least 256 rows, so OpenBLAS's re-packing of the kernel on every
-    /// call stays a small share; never over `scratchLimit` floats.
-    func im2colRowsPerChunk(scratchLimit: Int) -> Int {
+    /// im2col rows per chunk: enough that the patch chunk stays in L2 (`chunkFloats`,
+    /// `EngineOptions.im2colChunkFloats`) while GEMM gets it, but at least 256 rows, so
+    /// OpenBLAS's re-packing of the kernel on every call stays a small share; never over
+    /// `scratchLimit` floats.
+    func im2colRowsPerChunk(scratchLimit: Int, chunkFloats: Int) -> Int {
         let k = max(depth, 1)
-        return max(1, min(rows, scratchLimit / k, max(256, Self.cacheFloats / k)))
+        return max(1, min(rows, scratchLimit / k, max(256, chunkFloats / k)))
     }
-
-    /// Patch floats per im2col chunk aimed at (256 KB: half of a Zen or Skylake core's L2).
-    static let cacheFloats = Int(ProcessInfo.processInfo.environment["FACENET_IM2COL_FLOATS"] ?? "") ?? 65_536
 }
 
 /// A convolution's weights as its fast path reads them, packed once at load.
@@ -75,42 +73,46 @@ package enum Conv2DKernel {
     /// few thousand rows, small enough to stay in memory budget at any batch size.
     package static let scratchLimit = 4 << 20
 
-    /// Floats of scratch this geometry needs (0 for pointwise).
-    package static func scratchCount(_ g: Conv2DGeometry, weights: ConvWeights) -> Int {
-        if let tile = weights.winogradTile { return Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit) }
-        return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit) * g.depth
+    /// Floats of scratch this geometry needs (0 for pointwise) when run with `tuning`.
+    package static func scratchCount(_ g: Conv2DGeometry, weights: ConvWeights, tuning: ConvolutionTuning) -> Int {
+        if let tile = weights.winogradTile {
+            return Conv2DWinograd.scratchCount(g, tile, scratchLimit: scratchLimit, tuning: tuning)
+        }
+        return g.isPointwise ? 0 : g.im2colRowsPerChunk(scratchLimit: scratchLimit, chunkFloats: tuning.im2colChunkFloats) * g.depth
     }
 
-    /// Runs the convolution with its weights on their path.
+    /// Runs the convolution with its weights on their path. `scratch` holds
+    /// `scratchCount(g, weights:, tuning:)` floats (the session checks that when it plans).
     package static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: ConvWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                    scratch: UnsafeMutablePointer<Float>?) {
+                    scratch: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning) {
         switch weights {
         case .winograd(let u, let tile):
-            guard let scratch else { return }
             Conv2DWinograd.run(g, tile: tile, input: input, u: u, output: output, ldc: ldc, epilogue: epilogue,
-                               scratch: scratch, scratchLimit: scratchLimit)
+                               scratch: scratch, scratchLimit: scratchLimit, tuning: tuning)
         case .direct(let kernel):
-            runRows(g, rows: 0..<g.rows, input: input, kernel: kernel, output: output, ldc: ldc, epilogue: epilogue, scratch: scratch)
+            runRows(g, rows: 0..<g.rows, input: input, kernel: kernel, output: output, ldc: ldc, epilogue: epilogue,
+                    scratch: scratch, tuning: tuning)
         }
     }
 
     /// The GEMM paths (pointwise, implicit im2col or im2col) and the epilogue for output rows `rows` only, so
-    /// threads can share a convolution by rows.
+    /// threads can share a convolution by rows. `scratch`: as for `run` (unread by the first two paths).
     package static func runRows(_ g: Conv2DGeometry, rows: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
-                        output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>?) {
-        guard !rows.isEmpty else { return }
+                        output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, scratch: UnsafeMutablePointer<Float>,
+                        tuning: ConvolutionTuning) {
+        guard !rows.isEmpty else { return }  // this thread's share is empty
         var finished = false
         if g.isPointwise {
             finished = kernel.multiply(m: rows.count, a: input + rows.lowerBound * g.inChannels, c: output + rows.lowerBound * ldc,
                                        ldc: ldc, epilogue: epilogue)
-        } else if Conv2DImplicitGEMM.enabled, Conv2DImplicitGEMM.applies(to: g, kernel: kernel) {
+        } else if tuning.implicitGEMM, Conv2DImplicitGEMM.applies(to: g, kernel: kernel) {
             finished = Conv2DImplicitGEMM.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
                                               epilogue: epilogue)
-        } else if let scratch {
+        } else {
             finished = Conv2DIm2col.run(g, rows: rows, input: input, kernel: kernel, output: output, ldc: ldc,
                                         epilogue: epilogue, scratch: scratch,
-                                        rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit))
+                                        rowsPerChunk: g.im2colRowsPerChunk(scratchLimit: scratchLimit, chunkFloats: tuning.im2colChunkFloats))
         }
         if !finished { epilogue.apply(to: output + rows.lowerBound * ldc, rows: rows.count, columns: g.filters, ldc: ldc) }
     }
@@ -119,7 +121,7 @@ package enum Conv2DKernel {
     /// one whose rows are too few to split.
     package static func runColumns(_ g: Conv2DGeometry, columns: Range<Int>, input: UnsafePointer<Float>, kernel: GEMMWeights,
                            output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) {
-        guard !columns.isEmpty else { return }
+        guard !columns.isEmpty else { return }  // this thread's share is empty
         if kernel.multiply(m: g.rows, a: input, c: output, ldc: ldc, columns: columns, epilogue: epilogue) { return }
         epilogue.apply(to: output + columns.lowerBound, rows: g.rows, columns: columns.count, ldc: ldc,
                        firstColumn: columns.lowerBound)
@@ -127,12 +129,12 @@ package enum Conv2DKernel {
 }
 
 /// C = alpha · A·B (+ C when `accumulate`) for row-major A (m × k, rows `lda` apart), B (k × n, rows `ldb`
-/// apart), C (m × n, rows `ldc` apart).
+/// apart), C (m × n, rows `ldc` apart), with `blas` (loaded: `GEMMWeights` holds it from its start).
 @inline(__always)
-func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
-           c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
-    // Sessions load BLAS before planning (`BLAS.require()`), so this only skips when unusable.
-    guard m > 0, n > 0, k > 0, let blas = try? BLAS.library.get() else { return }
+func sgemm(_ blas: BLAS.Library, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>,
+           ldb: Int? = nil, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, alpha: Float = 1, accumulate: Bool = false) {
+    // An empty product (`GEMMWeights` has k, n > 0; m is 0 for an empty share): nothing to do.
+    guard m > 0, n > 0, k > 0 else { return }
     blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                alpha, a, blasint(lda ?? k), b, blasint(ldb ?? n), accumulate ? 1 : 0, c, blasint(ldc ?? n))
 }

@@ -7,13 +7,11 @@ import Foundation
 /// sw·inChannels floats further on, and the panel GEMM walks it with
 /// lda = sw·inChannels and one run per kernel row, `inWidth·inChannels` apart. Nothing
 /// is copied; the weights' row order (kh, kw, cin) is the patches' order.
+/// `EngineOptions.implicitGEMM` false sends these convolutions through im2col instead.
 package enum Conv2DImplicitGEMM {
     /// Output rows narrower than this go through im2col: a GEMM per output row of a few
     /// pixels would re-read the weights once per row.
     static let minimumOutputWidth = 12
-    /// `FACENET_IMPLICIT_GEMM=0` sends these convolutions through im2col, for comparisons.
-    package static let enabled = ProcessInfo.processInfo.environment["FACENET_IMPLICIT_GEMM"] != "0"
-
     package static func applies(to g: Conv2DGeometry, kernel: GEMMWeights) -> Bool {
         kernel.backend == .panels && !g.isPointwise && g.padTop == 0 && g.padLeft == 0
             && (g.outHeight - 1) * g.strideHeight + g.kernelHeight <= g.inHeight

@@ -80,37 +80,33 @@ extension Winograd3x3Transform {
 /// transform, M[ξ] (tiles × filters) = V[ξ] (tiles × inChannels) · U[ξ] (inChannels × filters);
 /// then Y = Aᵀ M A gives the tile's outputs. U = G g Gᵀ (G g) is computed once at load.
 package enum Conv2DWinograd {
-    /// The variant for a layer, or nil when it stays direct: stride 1, a 3×3, 1×7 or 7×1
-    /// kernel, and enough channels for the GEMMs (K = inChannels, N = filters) to run well
-    /// and the transforms to stay cheap next to them. Measured on FaceNet
-    /// (Docs/performance.md): with the vector transforms 32→32 wins too; MTCNN's 10→16 and
-    /// 16→32 stay direct. A 3×3 layer takes F(4×4) or F(2×2) by its tiles per image
-    /// (`height` × `width` of its input; nil: not known at load).
-    package static func tile(config: Conv2DConfig, inChannels: Int, height: Int?, width: Int?) -> WinogradTile? {
-        guard enabled, config.strides == (1, 1), inChannels >= 32, config.filters >= minimumFilters else { return nil }
+    /// The variant for a layer under `policy`, or nil when it stays direct: stride 1, a
+    /// 3×3, 1×7 or 7×1 kernel, and enough channels for the GEMMs (K = inChannels, N =
+    /// filters) to run well and the transforms to stay cheap next to them. Measured on
+    /// FaceNet (Docs/performance.md): with the vector transforms 32→32 wins too; MTCNN's
+    /// 10→16 and 16→32 stay direct. A 3×3 layer takes F(4×4) or F(2×2) by its tiles per
+    /// image (`height` × `width` of its input; nil: not known at load) unless the policy
+    /// forces one.
+    package static func tile(config: Conv2DConfig, inChannels: Int, height: Int?, width: Int?,
+                             policy: WinogradPolicy) -> WinogradTile? {
+        guard policy.enabled, config.strides == (1, 1), inChannels >= 32, config.filters >= policy.minimumFilters else {
+            return nil  // direct by design: not a Winograd layer
+        }
         switch config.kernel {
         case (3, 3): break
-        case (1, 7): return oneDimensional ? .rowF2x7 : nil
-        case (7, 1): return oneDimensional ? .columnF2x7 : nil
+        case (1, 7): return policy.oneDimensional ? .rowF2x7 : nil
+        case (7, 1): return policy.oneDimensional ? .columnF2x7 : nil
         default: return nil
         }
-        if let forcedTile { return forcedTile }
+        switch policy.tile {
+        case .f2x2: return .f2x2
+        case .f4x4: return .f4x4
+        case .automatic: break
+        }
         guard let height, let width else { return .f2x2 }
         let outHeight = convolvedSize(height, kernel: 3, stride: 1, padding: config.padding)
         let outWidth = convolvedSize(width, kernel: 3, stride: 1, padding: config.padding)
         return ((outHeight + 3) / 4) * ((outWidth + 3) / 4) >= minimumLargeTiles ? .f4x4 : .f2x2
-    }
-    /// `FACENET_WINOGRAD_MIN_FILTERS` overrides the filter threshold, for measuring it.
-    static let minimumFilters = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_FILTERS"] ?? "") ?? 32
-    /// `FACENET_WINOGRAD=0` in the environment turns the Winograd path off, for comparisons.
-    package static let enabled = ProcessInfo.processInfo.environment["FACENET_WINOGRAD"] != "0"
-    /// `FACENET_WINOGRAD_1D=0` keeps 1×7 and 7×1 convolutions direct.
-    static let oneDimensional = ProcessInfo.processInfo.environment["FACENET_WINOGRAD_1D"] != "0"
-    /// `FACENET_WINOGRAD_TILE=2` or `4` forces that variant on every 3×3 Winograd layer.
-    static let forcedTile: WinogradTile? = switch ProcessInfo.processInfo.environment["FACENET_WINOGRAD_TILE"] {
-    case "2": .f2x2
-    case "4": .f4x4
-    default: nil
     }
     /// F(4×4) tiles per image from which F(4×4) is chosen: its transformed kernel is 2.25×
     /// larger, so with few tiles per GEMM (Mixed_7a's 8×8 at batch 1: 4) reading it costs
@@ -123,19 +119,21 @@ package enum Conv2DWinograd {
         return (rows, columns, g.batch * rows * columns)
     }
 
-    /// Tiles per chunk: V and M of a chunk (`perTile` floats each tile) near `cacheFloats`, so
-    /// the GEMMs and the output transform find them in L2, but at least `minimumChunkTiles`,
-    /// so each pass over U (all positions' weights) serves enough rows; never over `scratchLimit`.
-    static func tilesPerChunk(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int) -> Int {
+    /// Tiles per chunk: V and M of a chunk (`perTile` floats each tile) near
+    /// `tuning.winogradChunkFloats`, so the GEMMs and the output transform find them in L2,
+    /// but at least `tuning.winogradMinimumChunkTiles`, so each pass over U (all positions'
+    /// weights) serves enough rows; never over `scratchLimit`.
+    static func tilesPerChunk(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int, tuning: ConvolutionTuning) -> Int {
         let perTile = tile.positions * (g.inChannels + g.filters)
-        return max(1, min(tiles(g, tile).total, scratchLimit / perTile, max(minimumChunkTiles, cacheFloats / perTile)))
+        return max(1, min(tiles(g, tile).total, scratchLimit / perTile,
+                          max(tuning.winogradMinimumChunkTiles, tuning.winogradChunkFloats / perTile)))
     }
-    /// `FACENET_WINOGRAD_FLOATS` and `FACENET_WINOGRAD_MIN_TILES` override these, for measuring.
-    static let cacheFloats = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_FLOATS"] ?? "") ?? 262_144
-    static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["FACENET_WINOGRAD_MIN_TILES"] ?? "") ?? 48
 
-    package static func scratchCount(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int) -> Int {
-        tile.positions * tilesPerChunk(g, tile, scratchLimit: scratchLimit) * (g.inChannels + g.filters) + g.inChannels
+    /// Floats of scratch `run` / `multiply` need with the same `scratchLimit` and `tuning`.
+    package static func scratchCount(_ g: Conv2DGeometry, _ tile: WinogradTile, scratchLimit: Int,
+                                     tuning: ConvolutionTuning) -> Int {
+        tile.positions * tilesPerChunk(g, tile, scratchLimit: scratchLimit, tuning: tuning) * (g.inChannels + g.filters)
+            + g.inChannels
     }
 
     /// U for every (input channel, filter): `tile.positions` matrices of (inChannels × filters),
@@ -157,6 +155,7 @@ package enum Conv2DWinograd {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: taps + positions + 18) { buffer in
             u.withUnsafeMutableBufferPointer { out in
                 kernel.withUnsafeBufferPointer { k in
+                    // nil only for an empty kernel (no filters or channels): nothing to transform.
                     guard let out = out.baseAddress, let k = k.baseAddress, let g = buffer.baseAddress else { return }
                     let transformed = g + taps, scratch = transformed + positions
                     for ci in 0..<inChannels {
@@ -174,12 +173,13 @@ package enum Conv2DWinograd {
     }
 
     /// Runs the convolution with transformed weights `u` (`tile.positions` matrices of
-    /// inChannels × filters); output rows `ldc` floats apart. `scratch` holds `scratchCount` floats.
+    /// inChannels × filters); output rows `ldc` floats apart. `scratch` holds `scratchCount`
+    /// floats for the same `scratchLimit` and `tuning`.
     package static func run(_ g: Conv2DGeometry, tile: WinogradTile, input: UnsafePointer<Float>, u: GEMMWeights,
                     output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                    scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
+                    scratch: UnsafeMutablePointer<Float>, scratchLimit: Int, tuning: ConvolutionTuning) {
         multiply(g, tile: tile, tiles: 0..<tiles(g, tile).total, input: input, u: u, output: output, ldc: ldc,
-                 epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+                 epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit, tuning: tuning)
         epilogue.apply(to: output, rows: g.rows, columns: g.filters, ldc: ldc)
     }
 
@@ -187,28 +187,29 @@ package enum Conv2DWinograd {
     /// applied, not the rest of the epilogue): threads share a convolution by tiles.
     package static func multiply(_ g: Conv2DGeometry, tile: WinogradTile, tiles tileRange: Range<Int>, input: UnsafePointer<Float>,
                          u: GEMMWeights, output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                         scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
+                         scratch: UnsafeMutablePointer<Float>, scratchLimit: Int, tuning: ConvolutionTuning) {
         switch tile {
         case .f2x2:
             multiply(WinogradF2x2.self, g, tile: tile, tiles: tileRange, input: input, u: u, output: output, ldc: ldc,
-                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit, tuning: tuning)
         case .f4x4:
             multiply(WinogradF4x4.self, g, tile: tile, tiles: tileRange, input: input, u: u, output: output, ldc: ldc,
-                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit, tuning: tuning)
         case .rowF2x7, .columnF2x7:
             multiply(WinogradF2x7.self, g, tile: tile, tiles: tileRange, input: input, u: u, output: output, ldc: ldc,
-                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit)
+                     epilogue: epilogue, scratch: scratch, scratchLimit: scratchLimit, tuning: tuning)
         }
     }
 
     private static func multiply<T: WinogradTransform>(_: T.Type, _ g: Conv2DGeometry, tile: WinogradTile, tiles tileRange: Range<Int>,
                                                        input: UnsafePointer<Float>, u: GEMMWeights,
                                                        output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                                                       scratch: UnsafeMutablePointer<Float>, scratchLimit: Int) {
+                                                       scratch: UnsafeMutablePointer<Float>, scratchLimit: Int,
+                                                       tuning: ConvolutionTuning) {
         let (outputHeight, outputWidth) = tile.output, (spanHeight, spanWidth) = tile.span, positions = tile.positions
         let (tileRows, tileColumns, _) = tiles(g, tile)
         let total = tileRange.upperBound
-        let chunk = tilesPerChunk(g, tile, scratchLimit: scratchLimit)
+        let chunk = tilesPerChunk(g, tile, scratchLimit: scratchLimit, tuning: tuning)
         let cin = g.inChannels, cout = g.filters
         let v = scratch, transformed = scratch + positions * chunk * cin
         let zeros = transformed + positions * chunk * cout  // one pixel of zeros, for taps outside the image
@@ -221,6 +222,7 @@ package enum Conv2DWinograd {
         // Pointer tables of at most 36 taps and 16 outputs: on the stack, no allocation.
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { tapBuffer in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 16) { outputBuffer in
+                // Never nil: both buffers have a non-zero capacity.
                 guard let taps = tapBuffer.baseAddress, let outputs = outputBuffer.baseAddress else { return }
                 var first = tileRange.lowerBound
                 while first < total {

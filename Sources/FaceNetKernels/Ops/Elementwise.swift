@@ -1,14 +1,14 @@
 /// Add (of two or more same-shaped inputs) and FaceNet's residual scale (`x * s`).
 package enum ElementwiseKernel {
-    package static func add(_ inputs: [UnsafePointer<Float>], count: Int, output: UnsafeMutablePointer<Float>) {
-        guard let first = inputs.first else { return }
-        if inputs.count == 2 {
-            let second = inputs[1]
+    /// `first` plus every one of `others` (an Add has at least two inputs: checked when planned).
+    package static func add(_ first: UnsafePointer<Float>, _ others: ArraySlice<UnsafePointer<Float>>, count: Int,
+                            output: UnsafeMutablePointer<Float>) {
+        if others.count == 1, let second = others.first {
             for i in 0..<count { output[i] = first[i] + second[i] }
             return
         }
         output.update(from: first, count: count)
-        for input in inputs.dropFirst() {
+        for input in others {
             for i in 0..<count { output[i] += input[i] }
         }
     }

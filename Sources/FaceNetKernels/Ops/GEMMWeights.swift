@@ -3,17 +3,22 @@ import Foundation
 import FaceNetAVX2
 #endif
 
-/// Which GEMM multiplies activations by layer weights. Chosen once per process: the
-/// engine's own panel GEMM where the CPU has AVX2 and FMA, else OpenBLAS.
-/// `FACENET_GEMM=openblas` in the environment forces OpenBLAS (for comparisons).
+/// Which GEMM multiplies activations by layer weights (`EngineOptions.gemm`, fixed when a
+/// model is loaded: its weights are packed for it). `automatic` is the engine's own panel
+/// GEMM where the CPU has AVX2 and FMA, else OpenBLAS.
 public enum GEMMBackend: String, Sendable, CaseIterable {
     /// `PanelGEMM`: weights packed once into 16-column panels, AVX2/FMA micro-kernel.
     case panels
     /// `cblas_sgemm` on row-major weights (it packs them again on every call).
     case openBLAS
 
-    public static let current: GEMMBackend = choose(environment: ProcessInfo.processInfo.environment,
-                                                    cpu: CPUFeatures.current())
+    /// The backend for this CPU: `.panels` where this build has the panel kernel and the
+    /// CPU can run it, else `.openBLAS` (`EngineOptions`' default).
+    public static let automatic: GEMMBackend = choose(cpu: CPUFeatures.current())
+
+    /// The backends this build can run on this CPU (tests compare them; options asking for
+    /// another are refused).
+    public static let available: [GEMMBackend] = panelsAvailable(cpu: CPUFeatures.current()) ? [.panels, .openBLAS] : [.openBLAS]
 
     /// Whether this build has the panel kernel and this CPU can run it.
     static func panelsAvailable(cpu: CPUFeatures) -> Bool {
@@ -24,14 +29,8 @@ public enum GEMMBackend: String, Sendable, CaseIterable {
         #endif
     }
 
-    /// The backends this build can run on this CPU (tests compare them).
-    static var availableHere: [GEMMBackend] {
-        panelsAvailable(cpu: CPUFeatures.current()) ? [.panels, .openBLAS] : [.openBLAS]
-    }
-
-    static func choose(environment: [String: String], cpu: CPUFeatures) -> GEMMBackend {
-        if environment["FACENET_GEMM"]?.lowercased() == "openblas" { return .openBLAS }
-        return panelsAvailable(cpu: cpu) ? .panels : .openBLAS
+    static func choose(cpu: CPUFeatures) -> GEMMBackend {
+        panelsAvailable(cpu: cpu) ? .panels : .openBLAS
     }
 
     /// One line for logs and benchmarks.
@@ -55,9 +54,38 @@ package struct GEMMWeights: Sendable {
     package let count: Int
     package let backend: GEMMBackend
     private let values: [Float]
+    /// What multiplies: OpenBLAS, held from the start (weights for it exist only where it
+    /// loaded, so a multiply never finds it missing), or the panel kernel.
+    private let multiplier: Multiplier
 
-    /// `rowMajor` holds `count` (depth × columns) matrices one after another.
-    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .current) {
+    private enum Multiplier: Sendable {
+        case openBLAS(BLAS.Library)
+        #if canImport(FaceNetAVX2)
+        case panels
+        #endif
+    }
+
+    /// `rowMajor` holds `count` (depth × columns) matrices one after another. Throws the
+    /// loader's error (`unreadableFile`, naming OpenBLAS) when `.openBLAS` and OpenBLAS
+    /// cannot be loaded; `internalError` for `.panels` where the panel kernel cannot run
+    /// (options asking for it are refused before) or for sizes that do not fit `rowMajor`.
+    package init(rowMajor: [Float], depth: Int, columns: Int, count: Int = 1, backend: GEMMBackend = .automatic) throws {
+        guard depth > 0, columns > 0, count > 0, rowMajor.count == count * depth * columns else {
+            throw internalFault("GEMMWeights: \(rowMajor.count) floats given for \(count) matrices of \(depth) × \(columns)")
+        }
+        switch backend {
+        case .openBLAS:
+            multiplier = .openBLAS(try BLAS.require())
+        case .panels:
+            #if canImport(FaceNetAVX2)
+            guard GEMMBackend.available.contains(.panels) else {
+                throw internalFault("GEMMWeights: panel weights on a CPU without AVX2 and FMA")
+            }
+            multiplier = .panels
+            #else
+            throw internalFault("GEMMWeights: panel weights in a build without the panel kernel (FaceNetAVX2)")
+            #endif
+        }
         self.depth = depth
         self.columns = columns
         self.count = count
@@ -69,6 +97,7 @@ package struct GEMMWeights: Sendable {
             let width = GEMMWeights.panelWidth
             let panels = (columns + width - 1) / width
             values = [Float](unsafeUninitializedCapacity: count * panels * depth * width) { packed, initialized in
+                // Both buffers are non-empty (sizes checked above): the base addresses exist.
                 guard let target = packed.baseAddress else { return }
                 target.initialize(repeating: 0, count: packed.count)
                 rowMajor.withUnsafeBufferPointer { source in
@@ -167,18 +196,19 @@ package struct GEMMWeights: Sendable {
                   c: UnsafeMutablePointer<Float>, ldc: Int, columns range: Range<Int>? = nil, epilogue: Epilogue,
                   finishing: Bool = true) -> Bool {
         let range = range ?? 0..<columns
-        guard m > 0, !range.isEmpty else { return true }
+        guard m > 0, !range.isEmpty else { return true }  // an empty product: nothing to write or finish
         precondition(runs.count == 1 || backend == .panels, "A in runs needs the panel kernel")
         return values.withUnsafeBufferPointer { buffer in
+            // Never nil: the initialiser refuses empty weights.
             guard let base = buffer.baseAddress else { return false }
             let b = base + matrix * matrixStride
-            switch backend {
-            case .openBLAS:
-                sgemm(m: m, n: range.count, k: depth, a: a, lda: lda, b: b + range.lowerBound, ldb: columns,
+            switch multiplier {
+            case .openBLAS(let blas):
+                sgemm(blas, m: m, n: range.count, k: depth, a: a, lda: lda, b: b + range.lowerBound, ldb: columns,
                       c: c + range.lowerBound, ldc: ldc, alpha: epilogue.alpha, accumulate: epilogue.accumulate)
                 return false
+            #if canImport(FaceNetAVX2)
             case .panels:
-                #if canImport(FaceNetAVX2)
                 let finish = finishing && finishes(epilogue)
                 Self.withPanelEpilogue(finish ? epilogue : nil) { tail in
                     PanelGEMM.multiply(m: m, n: columns, k: depth, a: a,
@@ -187,9 +217,7 @@ package struct GEMMWeights: Sendable {
                                        accumulate: epilogue.accumulate, epilogue: tail)
                 }
                 return finish
-                #else
-                return false
-                #endif
+            #endif
             }
         }
     }

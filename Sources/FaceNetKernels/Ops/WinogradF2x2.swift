@@ -57,7 +57,7 @@ package enum WinogradF2x2: Winograd3x3Transform {
             let c2 = outputLine((load(0, 2), load(1, 2), load(2, 2), load(3, 2)))
             let c3 = outputLine((load(0, 3), load(1, 3), load(2, 3), load(3, 3)))
             @inline(__always) func row(_ r: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                guard r < rows else { return }
+                guard r < rows else { return }  // the tile overhangs the last output row
                 let out = outputLine(t)
                 writeOutput(out.0 * alpha, y[r * 2] + co, lanes, accumulate)
                 if columns > 1 { writeOutput(out.1 * alpha, y[r * 2 + 1] + co, lanes, accumulate) }

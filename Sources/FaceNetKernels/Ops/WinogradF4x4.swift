@@ -81,7 +81,7 @@ package enum WinogradF4x4: Winograd3x3Transform {
             // Aᵀ m, column by column: four rows of six.
             let (c0, c1, c2, c3, c4, c5) = mapColumns(load, outputLine)
             @inline(__always) func row(_ r: Int, _ t: Line) {
-                guard r < rows else { return }
+                guard r < rows else { return }  // the tile overhangs the last output row
                 let out = outputLine(t)
                 writeOutput(out.0 * alpha, y[r * 4] + co, lanes, accumulate)
                 if columns > 1 { writeOutput(out.1 * alpha, y[r * 4 + 1] + co, lanes, accumulate) }

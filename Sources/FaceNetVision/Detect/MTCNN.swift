@@ -87,7 +87,9 @@ public final class MTCNN: Sendable {
             let session = try InferenceSession(model: model, inputShapes: [input: batch.shape], outputs: outputs,
                                                threads: threads)
             let result = try session.run([input: batch])
-            guard let o = result[offsets], let p = result[probability] else { throw FaceNetError.unknownLayer(name: offsets) }
+            guard let o = result[offsets], let p = result[probability], landmarks.map({ result[$0] != nil }) ?? true else {
+                throw internalFault("MTCNN: a session did not return every output it was planned for (\(outputs))")
+            }
             return (o, p, landmarks.flatMap { result[$0] })
         }
     }
@@ -102,12 +104,15 @@ public final class MTCNN: Sendable {
     /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or from the first
     /// `mtcnn/` folder among the preset search directories (FACENET_WEIGHTS_DIR,
     /// ~/.facenet/weights, the package's Weights/). `verification`: as for `Model.load`.
+    /// `engineOptions`: how the three networks are packed and run (`EngineOptions`; its
+    /// `threads` also bounds the threads that scan pyramid scales).
     public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions(),
-                            verification: WeightsVerification = .warn) throws {
+                            verification: WeightsVerification = .warn, engineOptions: EngineOptions = .default) throws {
         let dir = try directory ?? Self.locateDirectory()
         func load(_ net: String) throws -> Model {
             let base = (dir as NSString).appendingPathComponent(net)
-            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification)
+            return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification,
+                                  options: engineOptions)
         }
         try self.init(pnet: load("pnet"), rnet: load("rnet"), onet: load("onet"), options: options)
     }
@@ -177,8 +182,10 @@ public final class MTCNN: Sendable {
             timings.onet = seconds(since: t)
             timings.faces = candidates.count
             stages?.onet = candidates
-            return candidates.compactMap { c -> DetectedFace? in
-                guard let landmarks = c.landmarks else { return nil }
+            return try candidates.map { c -> DetectedFace in
+                guard let landmarks = c.landmarks else {
+                    throw internalFault("MTCNN: a face passed O-Net without landmarks")
+                }
                 let maxX = Float(image.width - 1), maxY = Float(image.height - 1)
                 let box = FaceBox(x1: min(max(c.box.x1, 0), maxX), y1: min(max(c.box.y1, 0), maxY),
                                   x2: min(max(c.box.x2, 0), maxX), y2: min(max(c.box.y2, 0), maxY))
@@ -191,15 +198,16 @@ public final class MTCNN: Sendable {
 
     /// P-Net over the pyramid: boxes where the face probability passes, NMS per scale and
     /// across scales, squared. Scales are independent, so the threads take whole scales
-    /// (largest first, each to the least loaded thread), each running P-Net on one thread:
-    /// resizing, pooling and the epilogues then run in parallel too, not only the GEMMs.
+    /// (largest first, each to the least loaded thread; as many threads as P-Net's
+    /// `options.threads`), each running P-Net on one thread: resizing, pooling and the
+    /// epilogues then run in parallel too, not only the GEMMs.
     private func proposals(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int,
                            timings: inout MTCNNTimings, stages: inout MTCNNStages?) throws -> [Candidate] {
         let scales = ScalePyramid.scales(width: width, height: height, minFaceSize: options.minFaceSize,
                                          scaleFactor: options.scaleFactor)
         timings.scales = scales.count
         let sizes = scales.map { ScalePyramid.scaledSize(width: width, height: height, scale: $0) }
-        let workers = max(1, min(InferenceSession.defaultThreads, scales.count))
+        let workers = max(1, min(pnet.model.options.resolvedThreads, scales.count))
         var assignment = [[Int]](repeating: [], count: workers)
         var load = [Int](repeating: 0, count: workers)
         for i in scales.indices.sorted(by: { sizes[$0].width * sizes[$0].height > sizes[$1].width * sizes[$1].height }) {
@@ -306,7 +314,7 @@ public final class MTCNN: Sendable {
     private func output(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, _ candidates: [Candidate]) throws -> [Candidate] {
         let batch = Self.patches(pixels, width: width, height: height, candidates.map(\.box), size: 48)
         let (offsets, probability, landmarkOutput) = try onet.run(batch)
-        guard let landmarkOutput else { return [] }
+        guard let landmarkOutput else { throw internalFault("MTCNN: O-Net ran without its landmark output") }
         var passed: [Candidate] = []
         for (i, c) in candidates.enumerated() {
             let score = probability.scalars[i * 2 + 1]
@@ -404,7 +412,9 @@ private final class ScaleResults: @unchecked Sendable {
     }
 
     package func take(_ index: Int) throws -> ScannedScale {
-        guard let result = slots[index] else { return ScannedScale(candidates: [], resizeSeconds: 0, pnetSeconds: 0) }
+        guard let result = slots[index] else {
+            throw internalFault("MTCNN: pyramid scale \(index) was never scanned (no thread was given it)")
+        }
         return try result.get()
     }
 }

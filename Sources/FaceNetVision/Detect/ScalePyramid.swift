@@ -171,6 +171,7 @@ extension ScalePyramid.Taps {
             count.withUnsafeBufferPointer { c in
                 offsets.withUnsafeBufferPointer { o in
                     weights.withUnsafeBufferPointer { w in
+                        // nil only for an empty output row or column: nothing to resample.
                         guard let f = f.baseAddress, let c = c.baseAddress, let o = o.baseAddress, let w = w.baseAddress else { return }
                         body(f, c, o, w)
                     }
