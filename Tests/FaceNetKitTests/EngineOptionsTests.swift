@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetEngine
 @testable import FaceNetVision
 @testable import FaceNetKit
+import FaceNetTestSupport
 @testable import FaceNetTools
 
 /// `EngineOptions`: every setting varied in one process, each run against the reference

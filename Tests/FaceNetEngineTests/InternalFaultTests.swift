@@ -4,6 +4,7 @@ import XCTest
 @testable import FaceNetEngine
 @testable import FaceNetVision
 @testable import FaceNetKit
+import FaceNetTestSupport
 @testable import FaceNetTools
 
 /// Broken internal invariants fail loudly: provoked through package API, each throws
