@@ -368,31 +368,12 @@ public final class InferenceSession {
     /// Layers that run on their own (everything outside a fused chain).
     private func executeUnfused(_ op: Int, inputs: [UnsafePointer<Float>], inputShapes: [[Int]],
                                 output out: UnsafeMutablePointer<Float>, outputShape: [Int]) {
-        let count = outputShape.reduce(1, *)
         switch model.ops[op] {
         case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
             // Planned as their own step kinds.
             break
-        case .batchNormalization(let folded):
-            folded.apply(input: inputs[0], output: out, count: count)
-        case .activation(let function):
-            if UnsafePointer(out) != inputs[0] { out.update(from: inputs[0], count: count) }
-            ActivationKernel.apply(function, to: out, count: count, lastDimension: outputShape.last ?? 1)
-        case .globalAveragePooling2D:
-            let s = inputShapes[0]
-            PoolingKernel.globalAverage(batch: s[0], pixels: s[1] * s[2], channels: s[3], input: inputs[0], output: out)
-        case .add:
-            ElementwiseKernel.add(inputs, count: count, output: out)
-        case .scale(let factor):
-            ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
-        case .prelu(let slopes):
-            slopes.alpha.withUnsafeBufferPointer { alpha in
-                guard let alpha = alpha.baseAddress else { return }
-                PReLUKernel.apply(StridedWalk(broadcasting: slopes.shape, over: inputShapes[0]), alpha: alpha,
-                                  input: inputs[0], output: out)
-            }
-        case .permute(let sampleAxes):
-            PermuteKernel.run(StridedWalk(permuting: inputShapes[0], sampleAxes: sampleAxes), input: inputs[0], output: out)
+        case .layer(let layer):
+            layer.forward(inputs: inputs, inputShapes: inputShapes, output: out, outputShape: outputShape)
         }
     }
 }
