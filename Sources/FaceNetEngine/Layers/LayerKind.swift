@@ -33,6 +33,8 @@ public enum LayerKind: Sendable, Equatable {
     /// A new per-sample shape of the same element count, row-major; at most one size is
     /// −1, meaning "whatever is left". The data is not moved.
     case reshape(targetShape: [Int])
+    /// Zero rows and columns around each image (NHWC).
+    case zeroPadding2D(ZeroPadding2DConfig)
 
     /// This kind's definition: its parsing, shape rule, weights, binding and reference.
     package var definition: any LayerDefinition {
@@ -53,6 +55,7 @@ public enum LayerKind: Sendable, Equatable {
         case .permute(let dims): PermuteLayer(dims: dims)
         case .flatten: FlattenLayer()
         case .reshape(let target): ReshapeLayer(targetShape: target)
+        case .zeroPadding2D(let config): ZeroPadding2DLayer(config: config)
         }
     }
 
@@ -61,6 +64,6 @@ public enum LayerKind: Sendable, Equatable {
         InputLayer.self, Conv2DLayer.self, BatchNormalizationLayer.self, ActivationLayer.self,
         Pooling2DLayer.self, GlobalAveragePooling2DLayer.self, ConcatenateLayer.self, AddLayer.self,
         DropoutLayer.self, DenseLayer.self, ScaleLayer.self, PReLULayer.self, PermuteLayer.self,
-        FlattenLayer.self, ReshapeLayer.self,
+        FlattenLayer.self, ReshapeLayer.self, ZeroPadding2DLayer.self,
     ]
 }
