@@ -17,7 +17,7 @@ package struct ActivationLayer: LayerDefinition, BoundLayer {
         return .activation(.softmax)
     }
 
-    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try sameShapeWithKnownChannels(inputs) }
+    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try inputs.elementwise() }
 
     package func weightSpecs(_ inputs: LayerInputs) throws -> [WeightSpec] { [] }
 
@@ -35,14 +35,4 @@ package struct ActivationLayer: LayerDefinition, BoundLayer {
     package func reference(_ inputs: [Tensor], weights: LayerWeights) throws -> Tensor {
         ActivationReference.apply(function, inputs[0])
     }
-}
-
-/// The shape rule of element-wise layers on one input (activations, Dropout, Lambda(scale)):
-/// the input's shape, whose channel (last) size must be known.
-func sameShapeWithKnownChannels(_ inputs: LayerInputs) throws -> SymbolicShape {
-    let s = try inputs.single()
-    guard let last = s.last, last != nil else {
-        throw inputs.fail("needs a known channel (last) dimension, got \(describe(s))")
-    }
-    return s
 }

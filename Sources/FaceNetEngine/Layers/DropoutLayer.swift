@@ -7,7 +7,7 @@ package struct DropoutLayer: LayerDefinition {
 
     package static func parse(className: String, config c: [String: Any], reader r: ConfigReader) throws -> LayerKind { .dropout }
 
-    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try sameShapeWithKnownChannels(inputs) }
+    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try inputs.elementwise() }
 
     package func weightSpecs(_ inputs: LayerInputs) throws -> [WeightSpec] { [] }
 

@@ -93,6 +93,16 @@ package struct LayerInputs {
         return out
     }
 
+    /// The shape rule of element-wise layers on one input (activations, Dropout,
+    /// Lambda(scale)): the input's shape, whose channel (last) size must be known.
+    package func elementwise() throws -> SymbolicShape {
+        let s = try single()
+        guard let last = s.last, last != nil else {
+            throw fail("needs a known channel (last) dimension, got \(describe(s))")
+        }
+        return s
+    }
+
     /// The first input's channel (last) size, which weight shapes depend on.
     package func channels() throws -> Int {
         guard let s = shapes.first, let last = s.last, let c = last else {

@@ -21,7 +21,7 @@ package struct ScaleLayer: LayerDefinition, BoundLayer {
         return .scale(Float(scale.doubleValue))
     }
 
-    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try sameShapeWithKnownChannels(inputs) }
+    package func outputShape(_ inputs: LayerInputs) throws -> SymbolicShape { try inputs.elementwise() }
 
     package func weightSpecs(_ inputs: LayerInputs) throws -> [WeightSpec] { [] }
 
