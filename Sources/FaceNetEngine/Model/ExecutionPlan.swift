@@ -117,18 +117,19 @@ package struct ExecutionPlan {
             // Extend the chain while the next layer can be folded into the epilogue.
             chain: while let next = soleReader(last) {
                 switch model.ops[next.index] {
-                case .batchNormalization(let bn) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil
-                                                    && epilogue.preluSlopes == nil:
+                case .layer(let bn as BatchNormFolded) where epilogue.activation == .linear && epilogue.scale == nil && residual == nil
+                                                           && epilogue.preluSlopes == nil:
                     epilogue.scale = bn.scale
                     epilogue.shift = zip(bn.shift.indices, bn.shift).map { c, t in t + bn.scale[c] * (bias?[c] ?? 0) }
-                case .activation(let f) where epilogue.activation == .linear && epilogue.preluSlopes == nil:
-                    epilogue.activation = f
-                case .prelu(let slopes) where epilogue.preluSlopes == nil
-                                            && slopes.isPerChannel(channels: shape(node.name).last ?? 0):
+                case .layer(let a as ActivationLayer) where epilogue.activation == .linear && epilogue.preluSlopes == nil:
+                    epilogue.activation = a.function
+                case .layer(let slopes as PReLUSlopes) where epilogue.preluSlopes == nil
+                                                          && slopes.isPerChannel(channels: shape(node.name).last ?? 0):
                     // Applied after the activation, so nothing that must come first may join later.
                     epilogue.preluSlopes = slopes.alpha
-                case .scale(let s) where last == node.name && epilogue.activation == .linear:
-                    guard case .conv2D = op, let add = soleReader(next.node.name), case .add = model.ops[add.index],
+                case .layer(let scale as ScaleLayer) where last == node.name && epilogue.activation == .linear:
+                    let s = scale.factor
+                    guard case .conv2D = op, let add = soleReader(next.node.name), case .layer(is AddLayer) = model.ops[add.index],
                           add.node.inputs.count == 2, let other = add.node.inputs.first(where: { $0 != next.node.name }),
                           let shortcut = locations[other], shape(other) == shape(node.name) else { break chain }
                     residual = shortcut
@@ -233,7 +234,7 @@ package struct ExecutionPlan {
                 steps.append(.concatenate(inputs: inputs, inputShapes: node.inputs.map(shape), output: output,
                                           outputShape: shape(node.name), sampleAxis: axis))
                 locations[node.name] = output
-            case .batchNormalization, .activation, .globalAveragePooling2D, .add, .scale, .prelu, .permute:
+            case .layer:
                 let inputs = try node.inputs.map(location(of:))
                 inputs.forEach(read)
                 let output = Location(value: newValue(count(node.name)), offset: 0, stride: shape(node.name).last ?? 1)

@@ -229,14 +229,10 @@ public final class InferenceSession {
                 guard case .dense = model.ops[op] else { throw wrongKind(op, "Dense", model) }
             case .layer(let op, let inputs, let inputShapes, _, _):
                 let name = model.topology.layers[op].name
-                let arity: ClosedRange<Int>
-                switch model.ops[op] {
-                case .add: arity = 2...Int.max
-                case .batchNormalization, .activation, .globalAveragePooling2D, .scale, .prelu, .permute: arity = 1...1
-                case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
+                guard case .layer = model.ops[op] else {
                     throw internalFault("InferenceSession: layer '\(name)' planned as a plain layer step; its kind has a step of its own")
                 }
-                guard arity.contains(inputs.count), inputShapes.count == inputs.count else {
+                guard inputs.count == model.topology.layers[op].inputs.count, inputShapes.count == inputs.count else {
                     throw internalFault("InferenceSession: layer '\(name)' planned with \(inputs.count) inputs")
                 }
             case .pool, .concatenate:
@@ -461,33 +457,12 @@ public final class InferenceSession {
     /// input counts were checked at plan time (`verify`).
     private func executeUnfused(_ op: Int, inputs: [UnsafePointer<Float>], inputShapes: [[Int]],
                                 output out: UnsafeMutablePointer<Float>, outputShape: [Int]) throws {
-        let count = outputShape.reduce(1, *)
         switch model.ops[op] {
         case .input, .identity, .reshape, .conv2D, .dense, .maxPooling2D, .averagePooling2D, .concatenate:
             // Planned as their own step kinds; `verify` refuses them here.
             throw internalFault("InferenceSession: layer '\(model.topology.layers[op].name)' reached the plain-layer step")
-        case .batchNormalization(let folded):
-            folded.apply(input: inputs[0], output: out, count: count)
-        case .activation(let function):
-            if UnsafePointer(out) != inputs[0] { out.update(from: inputs[0], count: count) }
-            ActivationKernel.apply(function, to: out, count: count, lastDimension: outputShape.last ?? 1)
-        case .globalAveragePooling2D:
-            let s = inputShapes[0]
-            PoolingKernel.globalAverage(batch: s[0], pixels: s[1] * s[2], channels: s[3], input: inputs[0], output: out)
-        case .add:
-            ElementwiseKernel.add(inputs[0], inputs[1...], count: count, output: out)
-        case .scale(let factor):
-            ElementwiseKernel.scale(inputs[0], by: factor, count: count, output: out)
-        case .prelu(let slopes):
-            try slopes.alpha.withUnsafeBufferPointer { alpha in
-                guard let alpha = alpha.baseAddress else {
-                    throw internalFault("InferenceSession: PReLU layer '\(model.topology.layers[op].name)' has no slopes")
-                }
-                PReLUKernel.apply(StridedWalk(broadcasting: slopes.shape, over: inputShapes[0]), alpha: alpha,
-                                  input: inputs[0], output: out)
-            }
-        case .permute(let sampleAxes):
-            PermuteKernel.run(StridedWalk(permuting: inputShapes[0], sampleAxes: sampleAxes), input: inputs[0], output: out)
+        case .layer(let layer):
+            try layer.forward(inputs: inputs, inputShapes: inputShapes, output: out, outputShape: outputShape)
         }
     }
 }

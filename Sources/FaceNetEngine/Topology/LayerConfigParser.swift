@@ -10,9 +10,22 @@ func isJSONBoolean(_ n: NSNumber) -> Bool {
 package struct ConfigReader {
     package let source: String
     package var layer: String?
+    /// The layer's Keras class, once known (for `unsupported`).
+    package var className: String?
 
+    package init(source: String, layer: String?) {
+        self.source = source
+        self.layer = layer
+    }
+
+    /// A malformed config.
     package func error(_ reason: String) -> FaceNetError {
         .invalidTopology(path: source, layer: layer, reason: reason)
+    }
+
+    /// A well-formed config asking for something the engine does not run.
+    package func unsupported(_ reason: String) -> FaceNetError {
+        .unsupportedLayer(path: source, layer: layer ?? "?", className: className ?? "?", reason: reason)
     }
 
     package func value(_ object: [String: Any], _ key: String) throws -> Any {
@@ -109,113 +122,22 @@ package struct ConfigReader {
     }
 }
 
-/// Turns one layer's `class_name` + `config` into a `LayerKind`.
+/// Turns one layer's `class_name` + `config` into a `LayerKind`, through the definition
+/// type registered for that class (`LayerKind.registry`).
 package enum LayerConfigParser {
-    package static func kind(className: String, config c: [String: Any], reader r: ConfigReader) throws -> LayerKind {
-        func unsupported(_ reason: String) -> FaceNetError {
-            .unsupportedLayer(path: r.source, layer: r.layer ?? "?", className: className, reason: reason)
+    /// Keras class name → the definition type that reads it.
+    package static let definitions: [String: any LayerDefinition.Type] = {
+        var byName: [String: any LayerDefinition.Type] = [:]
+        for type in LayerKind.registry {
+            for name in type.kerasClassNames where byName[name] == nil { byName[name] = type }
         }
-        switch className {
-        case "InputLayer":
-            let key = c["batch_shape"] != nil ? "batch_shape" : "batch_input_shape"
-            let dims = try r.array(c, key)
-            guard dims.count >= 2 else { throw r.error("'\(key)' \(dims) has no per-sample dimensions") }
-            let shape: [Int?] = try dims.dropFirst().map { $0 is NSNull ? nil : try r.int($0, key) }
-            guard shape.allSatisfy({ ($0 ?? 1) > 0 }) else { throw r.error("'\(key)' \(dims) has a non-positive size") }
-            if let dtype = c["dtype"] as? String, dtype != "float32" {
-                throw unsupported("input dtype \(dtype); only float32")
-            }
-            return .input(shape: shape)
-        case "Conv2D":
-            try r.requireChannelsLast(c)
-            if c["dilation_rate"] != nil, try r.pair(c, "dilation_rate") != (1, 1) {
-                throw unsupported("dilation_rate other than 1")
-            }
-            if let groups = c["groups"], try r.int(groups, "groups") != 1 { throw unsupported("grouped convolution") }
-            let filters = try r.int(try r.value(c, "filters"), "filters")
-            guard filters > 0 else { throw r.error("filters must be positive") }
-            return .conv2D(Conv2DConfig(
-                filters: filters, kernel: try r.pair(c, "kernel_size"),
-                strides: c["strides"] == nil ? (1, 1) : try r.pair(c, "strides"),
-                padding: try r.padding(c), useBias: try r.bool(c, "use_bias", default: true),
-                activation: try r.activation(c)))
-        case "BatchNormalization":
-            let axisRaw = try r.value(c, "axis")
-            let axes = try ((axisRaw as? [Any]) ?? [axisRaw]).map { try r.int($0, "axis") }
-            guard axes.count == 1, axes[0] == -1 || axes[0] >= 1 else {
-                throw unsupported("normalisation over axes \(axes); only the channel (last) axis")
-            }
-            let epsilon = try r.double(c, "epsilon")
-            guard epsilon >= 0, epsilon.isFinite else { throw r.error("epsilon \(epsilon) is not a finite non-negative number") }
-            return .batchNormalization(BatchNormConfig(
-                center: try r.bool(c, "center", default: true), scale: try r.bool(c, "scale", default: true),
-                epsilon: Float(epsilon), axis: axes[0]))
-        case "Activation":
-            return .activation(try r.activation(c))
-        case "MaxPooling2D", "AveragePooling2D":
-            try r.requireChannelsLast(c)
-            let pool = try r.pair(c, "pool_size")
-            let strides = (c["strides"] == nil || c["strides"] is NSNull) ? pool : try r.pair(c, "strides")
-            let config = Pool2DConfig(pool: pool, strides: strides, padding: try r.padding(c))
-            return className == "MaxPooling2D" ? .maxPooling2D(config) : .averagePooling2D(config)
-        case "GlobalAveragePooling2D":
-            try r.requireChannelsLast(c)
-            return .globalAveragePooling2D(keepDims: try r.bool(c, "keepdims", default: false))
-        case "Concatenate":
-            return .concatenate(axis: c["axis"] == nil ? -1 : try r.int(try r.value(c, "axis"), "axis"))
-        case "Add":
-            return .add
-        case "Dropout":
-            return .dropout
-        case "Dense":
-            let units = try r.int(try r.value(c, "units"), "units")
-            guard units > 0 else { throw r.error("units must be positive") }
-            return .dense(DenseConfig(units: units, useBias: try r.bool(c, "use_bias", default: true),
-                                      activation: try r.activation(c)))
-        case "PReLU":
-            // Keras writes null (nothing shared), or the axes as a list (an int is accepted too).
-            let raw = c["shared_axes"]
-            let axes: [Int]
-            if raw == nil || raw is NSNull { axes = [] } else if raw is [Any] { axes = try r.ints(c, "shared_axes") } else {
-                axes = [try r.int(try r.value(c, "shared_axes"), "shared_axes")]
-            }
-            guard axes.allSatisfy({ $0 >= 1 }) else {
-                throw r.error("shared_axes \(axes): axes count from 1 (the batch is axis 0 and cannot be shared)")
-            }
-            return .prelu(PReLUConfig(sharedAxes: axes))
-        case "Permute":
-            let dims = try r.ints(c, "dims")
-            guard !dims.isEmpty, dims.sorted() == Array(1..<(dims.count + 1)) else {
-                throw r.error("'dims' \(dims) is not a permutation of 1…\(max(dims.count, 1)) (per-sample axes, counted from 1)")
-            }
-            guard dims.count <= 3 else { throw unsupported("permuting \(dims.count) per-sample axes; at most 3 (rank 4 with the batch)") }
-            return .permute(dims: dims)
-        case "Flatten":
-            try r.requireChannelsLast(c)
-            return .flatten
-        case "Reshape":
-            let target = try r.ints(c, "target_shape")
-            guard !target.isEmpty, target.allSatisfy({ $0 > 0 || $0 == -1 }), target.filter({ $0 == -1 }).count <= 1 else {
-                throw r.error("'target_shape' \(target) must be positive sizes with at most one -1")
-            }
-            return .reshape(targetShape: target)
-        case "Softmax":
-            // The axis is an int, or (Keras 3) may be a list; only the last axis is supported.
-            let raw = c["axis"] ?? -1
-            let axes = try ((raw as? [Any]) ?? [raw]).map { try r.int($0, "axis") }
-            guard axes == [-1] else { throw unsupported("softmax over axis \(axes); only the last axis (-1)") }
-            return .activation(.softmax)
-        case "Lambda":
-            // The bytecode cannot run here; FaceNet's Lambda is `x * scale`, recognised by its
-            // arguments being exactly {"scale": number}.
-            guard let arguments = c["arguments"] as? [String: Any], arguments.count == 1,
-                  let scale = arguments["scale"] as? NSNumber, !isJSONBoolean(scale),
-                  scale.doubleValue.isFinite else {
-                throw unsupported("only FaceNet's Lambda (x * arguments.scale, with arguments exactly {\"scale\": number}) can run; this one has arguments \(c["arguments"] ?? "none")")
-            }
-            return .scale(Float(scale.doubleValue))
-        default:
-            throw unsupported("no kernel for this layer class")
-        }
+        return byName
+    }()
+
+    package static func kind(className: String, config c: [String: Any], reader: ConfigReader) throws -> LayerKind {
+        var r = reader
+        r.className = className
+        guard let definition = definitions[className] else { throw r.unsupported("no kernel for this layer class") }
+        return try definition.parse(className: className, config: c, reader: r)
     }
 }
