@@ -5,6 +5,7 @@
 # fails when the library cannot be consumed that way (e.g. unsafe build flags under a
 # manifest older than swift-tools-version 6.2).
 #
+# The README's "From Swift" snippet is compiled into the same consumer, so it stays true.
 # The committed tree (HEAD) is cloned and tagged 0.999.0 in a temporary folder, so `from:`
 # resolves to it whatever tags exist. The weights come from Scripts/fetch-weights.sh (a no-op
 # when Weights/facenet512_casia.h5 exists) through $FACENET_WEIGHTS_DIR, as the README says.
@@ -43,6 +44,17 @@ print("consumer: load, weights check, detection and embedding of one photo: \(fi
 let result = try facenet.verify(arguments[1], arguments[2])
 print("consumer: \(embedding.count)-d embedding; verified \(result.verified), distance \(result.distance)")
 SWIFT
+
+# The README's Swift snippet (the block that starts with `import FaceNetKit`) must compile
+# against the tagged package: it becomes the body of a function the consumer never calls.
+python3 - "$root/README.md" > "$work/consumer/Sources/consumer/ReadmeSnippet.swift" <<'PY'
+import re, sys
+blocks = re.findall(r"```swift\n(.*?)```", open(sys.argv[1]).read(), re.S)
+snippet = next(b for b in blocks if b.startswith("import FaceNetKit"))
+body = snippet.split("\n", 1)[1]
+print("import FaceNetKit\n\n/// README.md's snippet, compiled (not run) by Scripts/consumer-check.sh.")
+print("func readmeSnippet() throws {\n" + "".join("    " + line + "\n" for line in body.splitlines()) + "}")
+PY
 
 cd "$work/consumer"
 start=$SECONDS
