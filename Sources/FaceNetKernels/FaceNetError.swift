@@ -90,10 +90,16 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
 }
 
 /// A broken internal invariant, to throw at the site that finds it: `assertionFailure` in
-/// builds with assertions (it stops there in a debugger), and in every build the error
-/// `FaceNetError.internalError(message)` to throw, so the work is never silently skipped.
-/// `message` names the component and what was violated.
+/// debug builds (it stops there under -Onone, e.g. in a debugger), and in every build the
+/// error `FaceNetError.internalError(message)` to throw, so the work is never silently
+/// skipped. `message` names the component and what was violated.
+///
+/// Only under `DEBUG`: this module is `-Ounchecked` in release, where the optimiser may
+/// assume an `assertionFailure` is never reached — a provoked fault then crashed instead of
+/// throwing (seen in `InternalFaultTests`, release build).
 package func internalFault(_ message: String, file: StaticString = #fileID, line: UInt = #line) -> FaceNetError {
+    #if DEBUG
     assertionFailure(message, file: file, line: line)
+    #endif
     return .internalError(message)
 }
