@@ -50,6 +50,9 @@ let package = Package(
         // (Scripts/generate-protos.sh), not by the build plugin.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `swift package generate-documentation` (Scripts/docs.sh). A plugin only: no product
+        // uses it, so a package that depends on this one does not fetch or build it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.

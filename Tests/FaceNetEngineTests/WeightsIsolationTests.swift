@@ -94,7 +94,7 @@ final class WeightsIsolationTests: XCTestCase {
         version[8] = 9
         XCTAssertEqual(reason(version), "superblock version 9 is unknown (0–3 exist)")
         var offsets = good
-        offsets[8] <= 1 ? (offsets[13] = 3) : (offsets[9] = 3)
+        if offsets[8] <= 1 { offsets[13] = 3 } else { offsets[9] = 3 }
         XCTAssertEqual(reason(offsets)?.hasPrefix("offsets of 3"), true)
         XCTAssertEqual(reason(Array(good.prefix(20))), "the superblock is cut short")
     }

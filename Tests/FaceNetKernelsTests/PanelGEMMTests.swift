@@ -72,7 +72,7 @@ final class PanelGEMMTests: XCTestCase {
                 var c = [Float](repeating: .nan, count: m * n)
                 for part in 0..<parts {
                     let share = weights.columnShare(part: part, parts: parts)
-                    share.forEach { covered[$0] += 1 }
+                    for column in share { covered[column] += 1 }
                     if backend == .panels, !share.isEmpty { XCTAssertEqual(share.lowerBound % 16, 0) }
                     a.withUnsafeBufferPointer { ap in
                         c.withUnsafeMutableBufferPointer { cp in

@@ -12,6 +12,8 @@ import FaceNetTestSupport
 /// (`Scripts/make_pipeline_fixture.py`, `Fixtures/pipeline/manifest.json`). Needs nothing
 /// outside the package: the photos are `Docs/samples/img5.jpg` and a committed PNG crop.
 final class PipelineOracleTests: XCTestCase {
+    // Named as the fixture's JSON keys.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct ModelInfo: Decodable {
         let topology, weights, output: String
         let input_size: Int
@@ -21,6 +23,8 @@ final class PipelineOracleTests: XCTestCase {
         let letterbox: Bool
         let size: Int
     }
+    // Named as the fixture's JSON keys.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct Case: Decodable {
         let file: String
         let width, height: Int

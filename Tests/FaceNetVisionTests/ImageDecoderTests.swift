@@ -29,6 +29,8 @@ final class ImageDecoderTests: XCTestCase {
         let pillow: String
         let images: [Image]
         let invalid: [Invalid]
+        // Named as the fixture's JSON keys.
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         let shared_references: [Image]
     }
 

@@ -62,6 +62,9 @@ public final class InferenceSession {
 
     /// Plans a session. `inputShapes` maps each model input name to its full NHWC shape.
     /// - Parameters:
+    ///   - model: the loaded model to run.
+    ///   - inputShapes: per model input, by name, its full NHWC shape (batch first).
+    ///   - outputs: the layers, by name, whose outputs `run` returns.
     ///   - fusion: fold BatchNorm/activation/residual chains into GEMM epilogues and write
     ///     concatenated branches in place (off: one step per layer, for testing).
     ///   - threads: the session's own threads for large convolutions (split by output rows,

@@ -16,7 +16,9 @@ public struct ModelSummary: Sendable {
     public var parameters: Int { rows.reduce(0) { $0 + $1.parameters } }
     public var flops: Int { rows.reduce(0) { $0 + $1.flops } }
 
-    /// - Parameter sampleShape: per-sample input shape, needed when the input's size is open.
+    /// - Parameters:
+    ///   - topology: the model's layers, in topological order.
+    ///   - sampleShape: per-sample input shape, needed when the input's size is open.
     public init(topology: ModelTopology, sampleShape: [Int]? = nil) throws {
         var shapes: [String: [Int]] = [:]
         let specs = Dictionary(uniqueKeysWithValues: try topology.weightSpecs().map { ($0.layerName, $0) })

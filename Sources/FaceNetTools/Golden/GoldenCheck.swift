@@ -59,7 +59,12 @@ public struct GoldenReport: Sendable {
 
 /// Runs a model on a manifest's input and compares every listed output.
 public enum GoldenCheck {
-    /// - Parameter batchSize: images per forward pass (bounds memory; results do not depend on it).
+    /// Runs the manifest's input through the model and compares each listed output.
+    /// - Parameters:
+    ///   - manifest: the input and the reference outputs (see `GoldenManifest`).
+    ///   - model: the model under test, loaded from the weights the references came from.
+    ///   - tolerance: the per-output limits (`GoldenTolerance`).
+    ///   - batchSize: images per forward pass (bounds memory; results do not depend on it).
     public static func run(manifest: GoldenManifest, model: Model, tolerance: GoldenTolerance = .init(),
                            batchSize: Int = 8) throws -> GoldenReport {
         let input = try manifest.readTensor(manifest.inputFile, shape: manifest.inputShape)
