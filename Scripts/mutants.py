@@ -56,7 +56,7 @@ class Mutant:
 MUTANTS = [
     # --- the eight bugs of the audit (issue 13) ---
     Mutant("pad-before", "padding", "paddingBefore puts TensorFlow's odd extra padding first: (total+1)/2",
-           "Sources/FaceNetEngine/Topology/ShapeInference.swift",
+           "Sources/FaceNetKernels/ShapeArithmetic.swift",
            "    return total / 2\n", "    return (total + 1) / 2\n",
            "KerasOracleTests"),
     Mutant("geometry-pad", "padding", "Conv2DGeometry alone puts the odd extra padding first (paddingBefore untouched)",
