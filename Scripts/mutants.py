@@ -12,12 +12,15 @@ Run on demand, not in CI (a full run rebuilds the library once per mutant):
 
 How: the work tree (tracked and new, unignored files) is copied to WORKDIR (default
 `../facenet-mutants` beside this package, so `../shared` is found from there too) and built
-once there; nothing in this tree is ever edited. Per mutant the one edit is applied (its text
-must occur exactly once, so a drifted mutant is reported, never silently skipped), the tests
-are rebuilt, and the test classes named by the mutant's hint run first; if none of them
-fails, the whole suite runs. A mutant is *caught* when a test fails or the test process
-crashes or times out; *survived* when the suite passes; *broken* when it does not compile
-(the list needs updating). The file is restored after each mutant. Exit status: 0 only when
+once there; nothing in this tree is ever edited. Before anything is built the list is
+checked against the tree: every file must exist, every text occur exactly once and every
+hint name an XCTestCase class under Tests/; after the first build, every hint must select a
+test in `swift test list`. Any drifted mutant stops the run (exit 2) with what is wrong,
+never silently skipped. Per mutant the one edit is applied, the tests are rebuilt, and the
+test classes named by the mutant's hint run first; if none of them fails, the whole suite
+runs. A mutant is *caught* when a test fails or the test process crashes or times out;
+*survived* when the suite passes; *broken* when it does not compile (the list needs
+updating). The file is restored after each mutant. Exit status: 0 only when
 every mutant is caught.
 
 Environment: MUTANTS_WORKDIR, MUTANTS_TIMEOUT (seconds per test run, default 1800).
@@ -56,7 +59,7 @@ class Mutant:
 MUTANTS = [
     # --- the eight bugs of the audit (issue 13) ---
     Mutant("pad-before", "padding", "paddingBefore puts TensorFlow's odd extra padding first: (total+1)/2",
-           "Sources/FaceNetEngine/Topology/ShapeInference.swift",
+           "Sources/FaceNetKernels/ShapeArithmetic.swift",
            "    return total / 2\n", "    return (total + 1) / 2\n",
            "KerasOracleTests"),
     Mutant("geometry-pad", "padding", "Conv2DGeometry alone puts the odd extra padding first (paddingBefore untouched)",
@@ -261,6 +264,56 @@ def failing_tests(log, since):
     return sorted(set(re.findall(r"Test Case '(\w+\.\w+)' failed", text)))
 
 
+def test_classes():
+    """Names of the XCTestCase classes under Tests/ (every test target)."""
+    names = set()
+    for folder, _, files in os.walk(os.path.join(ROOT, "Tests")):
+        for name in files:
+            if name.endswith(".swift"):
+                with open(os.path.join(folder, name)) as f:
+                    names.update(re.findall(r"\bclass\s+(\w+)\s*:\s*XCTestCase\b", f.read()))
+    return names
+
+
+def check_mutants(mutants):
+    """Problems with the list against this tree, before anything is built: a file that is
+    missing, a text that does not occur exactly once, an edit that changes nothing, a hint
+    naming a test class that does not exist (a moved class must not quietly turn its
+    mutants into "caught late")."""
+    problems = []
+    classes = test_classes()
+    for m in mutants:
+        path = os.path.join(ROOT, m.file)
+        if not os.path.isfile(path):
+            problems.append(f"{m.id}: {m.file} does not exist")
+        else:
+            with open(path) as f:
+                count = f.read().count(m.find)
+            if count != 1:
+                problems.append(f"{m.id}: the text to replace occurs {count} times in {m.file}")
+        if m.find == m.replace:
+            problems.append(f"{m.id}: the replacement equals the original")
+        for name in m.hint.split("|"):
+            if name not in classes:
+                problems.append(f"{m.id}: hint {name!r} names no XCTestCase class under Tests/")
+    return problems
+
+
+def unselected_hints(mutants):
+    """Hints for which `swift test --filter` selects no test in the built bundle."""
+    out = subprocess.run(["swift", "test", "list", *SWIFT_FLAGS, "--disable-swift-testing", "--skip-build"],
+                         cwd=WORKDIR, capture_output=True, text=True)
+    tests = out.stdout.split()
+    if out.returncode != 0 or not tests:
+        return [f"`swift test list` failed ({out.returncode}): {out.stderr.strip()[-500:]}"]
+    problems = []
+    for m in mutants:
+        for name in m.hint.split("|"):
+            if not any(re.search(name, t) for t in tests):
+                problems.append(f"{m.id}: --filter {name!r} selects no test")
+    return problems
+
+
 def test_command(filter_regex=None):
     cmd = ["swift", "test", *SWIFT_FLAGS, "--disable-swift-testing", "--skip-build"]
     if filter_regex:
@@ -284,6 +337,13 @@ def main(argv):
         print(f"unknown mutant id(s): {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)
         return 2
 
+    problems = check_mutants(chosen)
+    if problems:
+        print("the mutant list does not match this tree (fix Scripts/mutants.py):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+
     env_cache = os.environ.setdefault("FACENET_CACHE_DIR", os.path.join(WORKDIR + "-cache"))
     os.makedirs(env_cache, exist_ok=True)
     log = os.path.join(os.path.dirname(WORKDIR), "facenet-mutants.log")
@@ -296,6 +356,12 @@ def main(argv):
         print(f"the unchanged tree does not build (see {log})")
         return 1
     print(f"baseline build {secs:.0f} s", flush=True)
+    problems = unselected_hints(chosen)
+    if problems:
+        print("test filters that select nothing (fix the hints in Scripts/mutants.py):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
     if not skip_baseline:
         code, secs = run(test_command(), WORKDIR, log, TIMEOUT)
         if code != 0:
