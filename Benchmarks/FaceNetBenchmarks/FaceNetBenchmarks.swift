@@ -278,7 +278,7 @@ let benchmarks: @Sendable () -> Void = {
         }
         for batch in batches {
             register("layer \(layerCase.name)", tags: ["batch": "\(batch)"],
-                     configuration: .init(metrics: layerMetrics, warmupIterations: 5,
+                     configuration: .init(metrics: layerMetrics, timeUnits: .microseconds, warmupIterations: 5,
                                           maxDuration: .milliseconds(1500), maxIterations: 2000)) {
                 let topology = try topology(of: layerCase)
                 let model = try Model(topology: topology, weights: try randomWeights(for: topology, seed: UInt64(index + 1)))
