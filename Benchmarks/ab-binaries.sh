@@ -8,22 +8,17 @@
 #   (cd ../old && swift build -c release --product facenet)
 set -euo pipefail
 A=$1; B=$2; rounds=${3:-5}
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
 weights=Weights/facenet512_casia.h5
 [ -f "$weights" ] || weights=../shared/models/facenet512_casia.h5
-idle() {
-    local a b
-    a=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 1
-    b=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    set -- $a $b
-    echo $(( 100 * ($3 - $1) / ($4 - $2) ))
-}
+source "$here/wait-idle.sh"
 for round in $(seq "$rounds"); do
     for batch in 1 8; do
         passes=$([ "$batch" = 1 ] && echo 40 || echo 8)
         for side in A B; do
             exe=${!side}
-            for _ in $(seq 60); do [ "$(idle)" -ge 95 ] && break; done
+            wait_for_idle_cpu 60
             result=$("$exe" bench --weights "$weights" --topology Weights/facenet512.json \
                 --iterations "$passes" --batch "$batch" 2>&1 | grep -o '[0-9.]* ms/image' | head -1)
             echo "round $round batch $batch $side: $result"

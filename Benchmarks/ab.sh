@@ -5,23 +5,18 @@
 #   Benchmarks/ab.sh BATCH ITERATIONS "FACENET_WINOGRAD=0" "FACENET_WINOGRAD=1" ...
 # An empty setting is written "X=" (env needs an assignment).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
 batch=$1; iterations=$2; shift 2
 weights=Weights/facenet512_casia.h5
 [ -f "$weights" ] || weights=../shared/models/facenet512_casia.h5
 scratch=${SCRATCH:-.build}   # SCRATCH=.build-x: another build directory
 swift build --scratch-path "$scratch" -c release --product facenet >/dev/null
 bin=$(swift build --scratch-path "$scratch" -c release --show-bin-path)/facenet
-idle() {
-    local a b
-    a=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 1
-    b=$(awk '/^cpu /{print $5, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    set -- $a $b
-    echo $(( 100 * ($3 - $1) / ($4 - $2) ))
-}
+source "$here/wait-idle.sh"
 for round in 1 2 3; do
     for setting in "$@"; do
-        for _ in $(seq 120); do [ "$(idle)" -ge 95 ] && break; done
+        wait_for_idle_cpu 120
         result=$(env $setting "$bin" bench --weights "$weights" --topology Weights/facenet512.json \
             --iterations "$iterations" --batch "$batch" 2>&1 | grep -o "[0-9.]* ms/image" | head -1)
         echo "round $round [$setting] batch $batch: $result"

@@ -323,6 +323,15 @@ def test_command(filter_regex=None):
     return cmd
 
 
+
+def stop_on(problems, title):
+    """Prints the problems under their title on stderr; true when there are any."""
+    if problems:
+        print(f"{title}:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+    return bool(problems)
+
 def main(argv):
     full = "--full" in argv
     skip_baseline = "--skip-baseline" in argv
@@ -337,11 +346,7 @@ def main(argv):
         print(f"unknown mutant id(s): {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)
         return 2
 
-    problems = check_mutants(chosen)
-    if problems:
-        print("the mutant list does not match this tree (fix Scripts/mutants.py):", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
+    if stop_on(check_mutants(chosen), "the mutant list does not match this tree (fix Scripts/mutants.py)"):
         return 2
 
     env_cache = os.environ.setdefault("FACENET_CACHE_DIR", os.path.join(WORKDIR + "-cache"))
@@ -356,11 +361,7 @@ def main(argv):
         print(f"the unchanged tree does not build (see {log})")
         return 1
     print(f"baseline build {secs:.0f} s", flush=True)
-    problems = unselected_hints(chosen)
-    if problems:
-        print("test filters that select nothing (fix the hints in Scripts/mutants.py):", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
+    if stop_on(unselected_hints(chosen), "test filters that select nothing (fix the hints in Scripts/mutants.py)"):
         return 2
     if not skip_baseline:
         code, secs = run(test_command(), WORKDIR, log, TIMEOUT)
