@@ -69,13 +69,17 @@ let package = Package(
             name: "CImageCodecs",
             cSettings: [optimisedCInDebug],
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // MTCNN's nets and the presets' topologies, compiled in from Weights/ (C23 #embed).
+        .target(name: "CBundledModels"),
         .target(
             name: "FaceNetKernels",
             dependencies: ["CBLAS"] + avx2Dependencies,
             swiftSettings: kernelSettings),
         .target(
             name: "FaceNetEngine",
-            dependencies: ["FaceNetKernels", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "FaceNetKernels", "CHDF5", "CBundledModels", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: [optimisedInDebug]),
         .target(
             name: "FaceNetVision",

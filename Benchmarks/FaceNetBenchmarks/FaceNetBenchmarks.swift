@@ -157,8 +157,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// `Benchmarks/engine.sh`).
 func casiaFiles() -> (topology: String, weights: String)? {
     if ProcessInfo.processInfo.environment["FACENET_BENCH_WEIGHTS"] == "random" { return nil }
-    if let files = try? Preset.facenet512Casia.locateFiles() { return files }
     let topology = repositoryRoot.appendingPathComponent("Weights/facenet512.json").path
+    if let weights = try? Preset.facenet512Casia.locateWeights() { return (topology, weights) }
     let weights = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/models/facenet512_casia.h5").path
     let files = FileManager.default
     return files.isReadableFile(atPath: topology) && files.isReadableFile(atPath: weights) ? (topology, weights) : nil
@@ -267,7 +267,7 @@ let benchmarks: @Sendable () -> Void = {
                  configuration: .init(metrics: metrics, timeUnits: .milliseconds, warmupIterations: 2,
                                       maxDuration: .seconds(batch == 1 ? 5 : 8), maxIterations: batch == 1 ? 150 : 40)) {
             try Runner(label: "e2e FaceNet-512 batch \(batch) (\(weights) weights)", model: try faceNet512(),
-                       batch: batch, seed: 20240611)
+                       batch: batch, seed: 20_240_611)
         }
     }
 

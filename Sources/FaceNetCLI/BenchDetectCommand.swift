@@ -14,7 +14,7 @@ struct BenchDetectCommand: ParsableCommand {
     @Option(help: "Timed runs per photo (after one warm-up run).")
     var iterations: Int = 5
 
-    @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: Weights/mtcnn).")
+    @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: the nets built into facenet).")
     var mtcnn: String?
 
     @Option(help: "Model preset for the end-to-end time (skipped when its weights are missing).")

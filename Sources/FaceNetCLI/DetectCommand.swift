@@ -17,7 +17,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Write each photo with its boxes and landmarks drawn into this directory (as <name>.jpg).")
     var draw: String?
 
-    @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: Weights/mtcnn).")
+    @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: the nets built into facenet).")
     var mtcnn: String?
 
     @Option(help: "Smallest face side searched, pixels.")

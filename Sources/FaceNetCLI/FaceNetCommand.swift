@@ -42,9 +42,7 @@ struct ModelFiles: ParsableArguments {
     func load(options: EngineOptions = .default) throws -> Model {
         let loaded: Model
         if let model {
-            let files = try model.locateFiles()
-            loaded = try Model.load(weightsPath: files.weights, topologyPath: files.topology, isolation: isolation,
-                                    verification: check.verification, options: options)
+            loaded = try model.loadModel(isolation: isolation, verification: check.verification, options: options)
         } else {
             loaded = try Model.load(weightsPath: weights ?? "", topologyPath: topology, isolation: isolation,
                                     verification: check.verification, options: options)

@@ -24,7 +24,7 @@ public struct FaceExtraction: Sendable {
     /// No detection: the whole image is the face.
     public static let skip = FaceExtraction(detector: nil)
 
-    /// MTCNN from the default weights location (`Weights/mtcnn`, see `MTCNN.locateDirectory`).
+    /// MTCNN with the nets built into the library (`MTCNN.init(directory:…)` with no directory).
     public static func mtcnn(alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0,
                              options: MTCNNOptions = MTCNNOptions(),
                              verification: WeightsVerification = .warn,

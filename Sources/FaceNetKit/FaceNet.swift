@@ -49,22 +49,21 @@ public final class FaceNet: Sendable {
         self.extraction = extraction
     }
 
-    /// Loads a preset (files from `Preset.searchDirectories()`), optionally overriding its
-    /// preprocessing. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment.
+    /// Loads a preset (its built-in topology, the weights from `Preset.searchDirectories()`),
+    /// optionally overriding its preprocessing. `extraction` nil: the built-in MTCNN, no
+    /// alignment.
     /// `verification` (as for `Model.load`) applies to every weights file loaded here;
     /// `options` (`EngineOptions`) to the FaceNet model and the MTCNN it loads (a given
     /// `extraction`'s detector keeps its own).
     public convenience init(preset: Preset, preprocessing: PreprocessOptions? = nil, extraction: FaceExtraction? = nil,
                             verification: WeightsVerification = .warn, options: EngineOptions = .default) throws {
-        let files = try preset.locateFiles()
-        try self.init(model: try Model.load(weightsPath: files.weights, topologyPath: files.topology, verification: verification,
-                                            options: options),
+        try self.init(model: try preset.loadModel(verification: verification, options: options),
                       preprocessing: preprocessing ?? preset.preprocessing, weightSet: preset.weightSet,
                       extraction: extraction ?? FaceExtraction.mtcnn(verification: verification, engineOptions: options))
     }
 
     /// Loads a model from files. `preprocessing` nil: the weight set's, else the default
-    /// options. `extraction` nil: MTCNN from `Weights/mtcnn`, no alignment. `options`: as
+    /// options. `extraction` nil: the built-in MTCNN, no alignment. `options`: as
     /// for `init(preset:)`.
     public convenience init(topologyPath: String?, weightsPath: String, preprocessing: PreprocessOptions? = nil,
                             weightSet: WeightSet? = nil, extraction: FaceExtraction? = nil,

@@ -14,11 +14,21 @@ public enum Preset: String, Sendable, CaseIterable {
     /// deepface's `facenet512_weights.h5`, which the user supplies.
     case facenet512
 
+    /// The topology's file name (in `Weights/`; the library carries it built in).
     public var topologyFile: String {
+        bundledTopology.rawValue
+    }
+
+    private var bundledTopology: BundledModelFile {
         switch self {
-        case .facenet512Casia, .facenet512: return "facenet512.json"
-        case .facenet128: return "facenet128.json"
+        case .facenet512Casia, .facenet512: return .facenet512Topology
+        case .facenet128: return .facenet128Topology
         }
+    }
+
+    /// The preset's topology, built into the library: no file is looked up.
+    public func topology() throws -> ModelTopology {
+        try bundledTopology.topology()
     }
 
     public var weightsFile: String {
@@ -53,20 +63,24 @@ public enum Preset: String, Sendable, CaseIterable {
         WeightsDirectories.search(environment: environment)
     }
 
-    /// Paths of the topology and weights, from the first directory holding each.
-    public func locateFiles(environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> (topology: String, weights: String) {
+    /// The weights file's path: the first of `searchDirectories(environment:)` holding
+    /// `weightsFile`. (The topology is built in: `topology()`.)
+    public func locateWeights(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         let dirs = Self.searchDirectories(environment: environment)
-        func find(_ name: String) -> String? {
-            dirs.map { ($0 as NSString).appendingPathComponent(name) }.first { FileManager.default.isReadableFile(atPath: $0) }
-        }
-        guard let topology = find(topologyFile) else {
-            throw FaceNetError.unreadableFile(path: topologyFile, reason: "preset \(rawValue): not found in \(dirs.joined(separator: ", "))")
-        }
-        guard let weights = find(weightsFile) else {
+        let candidates = dirs.map { ($0 as NSString).appendingPathComponent(weightsFile) }
+        guard let weights = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
             throw FaceNetError.unreadableFile(path: weightsFile,
                 reason: "preset \(rawValue): not found in \(dirs.joined(separator: ", ")); \(weightsHint)")
         }
-        return (topology, weights)
+        return weights
+    }
+
+    /// Loads the preset's model: its built-in topology and the weights from
+    /// `locateWeights(environment:)`. The rest as `Model.load(weightsPath:topology:…)`.
+    public func loadModel(isolation: WeightsIsolation = .inProcess, verification: WeightsVerification = .warn,
+                          options: EngineOptions = .default,
+                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Model {
+        try Model.load(weightsPath: try locateWeights(environment: environment), topology: try topology(),
+                       isolation: isolation, verification: verification, options: options)
     }
 }

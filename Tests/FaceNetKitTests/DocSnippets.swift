@@ -18,10 +18,10 @@ func snippetOverview() throws {
 
 // MARK: GettingStarted.md
 
-func snippetLocateFiles() {
+func snippetLocateWeights() {
     do {
-        let files = try Preset.facenet512Casia.locateFiles()
-        print("topology:", files.topology, "weights:", files.weights)
+        let weights = try Preset.facenet512Casia.locateWeights()
+        print("weights:", weights)
     } catch {
         print(error)
     }
@@ -59,7 +59,7 @@ func snippetVerifyAndEmbed() throws {
 }
 
 func snippetFaces() throws {
-    let detector = try MTCNN()  // Weights/mtcnn
+    let detector = try MTCNN()  // the nets built into the library
     let photo = try ImageDecoder.decode(path: "group.jpg")
     for face in try detector.detect(photo) {
         print(face.box.roundedXYWH, face.confidence, face.landmarks.leftEye)

@@ -10,10 +10,10 @@ import FaceNetTestSupport
 /// through Scripts/test.sh) and skip without them. They check that the snippets run; what
 /// the numbers should be is the business of the other tests.
 final class DocSnippetsTests: XCTestCase {
-    /// The preset's files, or a skip naming what is missing.
-    private func presetFiles() throws -> (topology: String, weights: String) {
+    /// The preset's weights file, or a skip naming what is missing.
+    private func presetWeights() throws -> String {
         do {
-            return try Preset.facenet512Casia.locateFiles()
+            return try Preset.facenet512Casia.locateWeights()
         } catch {
             throw XCTSkip("the facenet512-casia weights are absent: \(error)")
         }
@@ -25,7 +25,7 @@ final class DocSnippetsTests: XCTestCase {
     /// and the preset's weights and topology under their own names. `body` runs inside it
     /// (the snippets use relative paths); the working directory is restored afterwards.
     private func inScratchDirectory<R>(_ body: () throws -> R) throws -> R {
-        let files = try presetFiles()
+        let weights = try presetWeights()
         let scratch = try temporaryDirectory()
         let fm = FileManager.default
         func link(_ name: String, to target: String) throws {
@@ -37,8 +37,8 @@ final class DocSnippetsTests: XCTestCase {
         try link("face_crop.jpg", to: samples.appendingPathComponent("img16.jpg").path)
         try link("group.jpg", to: Paths.fixture("mtcnn_stages/group.jpg"))
         try link("photos", to: samples.path)
-        try link("facenet512_casia.h5", to: files.weights)
-        try link("facenet512.json", to: files.topology)
+        try link("facenet512_casia.h5", to: weights)
+        try link("facenet512.json", to: Paths.packageRoot.appendingPathComponent("Weights/facenet512.json").path)
         // img5 and img6 show one person, img16 another; 10 pairs for 10 folds.
         let rows = [("img5.jpg", "img6.jpg", "Yes"), ("img5.jpg", "img16.jpg", "No"), ("img6.jpg", "img16.jpg", "No")]
         let csv = "file_x,file_y,Decision\n" + (0..<10).map { i in
@@ -63,9 +63,9 @@ final class DocSnippetsTests: XCTestCase {
         XCTAssertTrue(report.allWithinTolerance, report.summary)
     }
 
-    func testLocateFilesSnippet() throws {
-        _ = try presetFiles()
-        try inScratchDirectory { snippetLocateFiles() }
+    func testLocateWeightsSnippet() throws {
+        _ = try presetWeights()
+        try inScratchDirectory { snippetLocateWeights() }
     }
 
     func testOverviewAndFirstEmbeddingSnippets() throws {

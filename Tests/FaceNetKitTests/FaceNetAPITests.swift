@@ -83,15 +83,39 @@ final class FaceNetAPITests: XCTestCase {
         XCTAssertEqual(Preset.searchDirectories(environment: env).first, dir.path)
         XCTAssertEqual(Preset.searchDirectories(environment: env).last, Paths.packageRoot.appendingPathComponent("Weights").path)
         // deepface's weights are the user's to supply: a clear error says where it looked.
-        XCTAssertThrowsError(try Preset.facenet128.locateFiles(environment: env)) { error in
+        XCTAssertThrowsError(try Preset.facenet128.locateWeights(environment: env)) { error in
             XCTAssertTrue(String(describing: error).contains("facenet_weights.h5"), "\(error)")
             XCTAssertTrue(String(describing: error).contains(dir.path), "\(error)")
         }
-        // A weights file in the custom directory wins; the topology comes from the package.
+        // A weights file in the custom directory wins.
         _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("facenet_weights.h5").path, contents: Data())
-        let found = try Preset.facenet128.locateFiles(environment: env)
-        XCTAssertEqual(found.weights, dir.appendingPathComponent("facenet_weights.h5").path)
-        XCTAssertTrue(found.topology.hasSuffix("Weights/facenet128.json"))
+        XCTAssertEqual(try Preset.facenet128.locateWeights(environment: env), dir.appendingPathComponent("facenet_weights.h5").path)
+    }
+
+    /// The built-in topologies and MTCNN nets are the files in Weights/, byte for byte, and
+    /// load with no directory: detection and a preset's model need no file but the weights.
+    func testBuiltInModelFilesEqualTheRepositoryFiles() throws {
+        for file in BundledModelFile.allCases {
+            let onDisk = try Data(contentsOf: Paths.packageRoot.appendingPathComponent("Weights/" + file.rawValue))
+            XCTAssertEqual(try file.data, onDisk, file.rawValue)
+        }
+        for preset in Preset.allCases {
+            let fromFile = try KerasJSONReader.read(path: Paths.packageRoot.appendingPathComponent("Weights/" + preset.topologyFile).path)
+            let builtIn = try preset.topology()
+            XCTAssertEqual(builtIn.layers.map(\.name), fromFile.layers.map(\.name), preset.rawValue)
+            XCTAssertEqual(try builtIn.weightSpecs(), try fromFile.weightSpecs(), preset.rawValue)
+        }
+        // The built-in nets are recognised as the mtcnn package's (tensor digests), and
+        // detect exactly as the same nets read from Weights/mtcnn.
+        let builtIn = try MTCNN(verification: WeightsVerification(.require, cache: nil))
+        for model in builtIn.models {
+            guard case .verified = model.weightsCheck else { return XCTFail("\(model.weightsSource): \(model.weightsCheck)") }
+        }
+        let fromFiles = try MTCNN(directory: Paths.packageRoot.appendingPathComponent("Weights/mtcnn").path)
+        let photo = try ImageDecoder.decode(path: Paths.packageRoot.appendingPathComponent("Docs/samples/img5.jpg").path)
+        let expected = try fromFiles.detect(photo)
+        XCTAssertFalse(expected.isEmpty)
+        XCTAssertEqual(try builtIn.detect(photo), expected)
     }
 
     /// The shared crops, decoded and prewhitened here (as the reference was made), embedded

@@ -69,7 +69,6 @@ public struct Model: Sendable {
                             verification: WeightsVerification = .warn,
                             options: EngineOptions = .default) throws -> Model {
         try options.validate()
-        let before = verification.policy == .off ? nil : FileIdentity(path: weightsPath)
         let topology: ModelTopology
         if let topologyPath {
             topology = try KerasJSONReader.read(path: topologyPath)
@@ -80,8 +79,34 @@ public struct Model: Sendable {
             }
             topology = try KerasJSONReader.parse(Data(json.utf8), source: "\(weightsPath) (model_config)")
         }
+        return try load(weightsPath: weightsPath, topology: topology, isolation: isolation, verification: verification,
+                        options: options)
+    }
+
+    /// Loads a model from a weights file and a topology already read (e.g. a preset's
+    /// built-in one, `Preset.topology()`). The rest as `load(weightsPath:topologyPath:…)`.
+    public static func load(weightsPath: String, topology: ModelTopology,
+                            isolation: WeightsIsolation = .inProcess,
+                            verification: WeightsVerification = .warn,
+                            options: EngineOptions = .default) throws -> Model {
+        try options.validate()
+        let before = verification.policy == .off ? nil : FileIdentity(path: weightsPath)
         let weights = try KerasWeightsReader.load(path: weightsPath, specs: try topology.weightSpecs(), isolation: isolation)
         let check = try WeightsChecker.check(weights, before: before, verification: verification)
+        var model = try Model(topology: topology, weights: consume weights, options: options)
+        model.weightsCheck = check
+        return model
+    }
+
+    /// Loads one of the models compiled into the library (`BundledModelFile`: MTCNN's
+    /// nets), as `load(weightsPath:topologyPath:…)` does from files.
+    package static func load(bundledWeights weightsFile: BundledModelFile, topology topologyFile: BundledModelFile,
+                             verification: WeightsVerification = .warn,
+                             options: EngineOptions = .default) throws -> Model {
+        try options.validate()
+        let topology = try topologyFile.topology()
+        let weights = try KerasWeightsReader.load(bundled: weightsFile, specs: try topology.weightSpecs())
+        let check = try WeightsChecker.check(weights, before: nil, verification: verification)
         var model = try Model(topology: topology, weights: consume weights, options: options)
         model.weightsCheck = check
         return model

@@ -71,6 +71,38 @@ package final class HDF5File {
         fileID = id
     }
 
+    /// Opens an HDF5 file held in memory (libhdf5's core driver over a copy of `image`),
+    /// for the files compiled into the library (`BundledModelFile`): trusted bytes, so the
+    /// Swift superblock pre-check that guards files from outside is not repeated. `name`
+    /// stands for the path in messages.
+    package init(bundledImage image: Data, name: String) throws {
+        path = name
+        fileSize = image.count
+        let id = try HDF5Lock.run { () -> hid_t in
+            let access = H5Pcreate(H5P_CLS_FILE_ACCESS_ID_g)
+            guard access >= 0 else {
+                throw FaceNetError.unreadableFile(path: name, reason: "libhdf5 cannot make a file access list")
+            }
+            defer { H5Pclose(access) }
+            // The image is copied into the driver's own buffer; no backing file is written.
+            let prepared = image.withUnsafeBytes { bytes in
+                H5Pset_fapl_core(access, 1 << 16, false) >= 0
+                    && H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) >= 0
+            }
+            guard prepared else {
+                throw FaceNetError.unreadableFile(path: name, reason: "libhdf5 cannot take the file image: \(Self.errorStackSummary())")
+            }
+            // The core driver still tries to open the name on disk and refuses when a file
+            // is there; below /dev/null no file can exist (ENOTDIR), so the image is used.
+            let id = H5Fopen("/dev/null/" + name, 0 /* H5F_ACC_RDONLY */, access)
+            if id < 0 {
+                throw FaceNetError.unreadableFile(path: name, reason: "libhdf5 cannot open it: \(Self.errorStackSummary())")
+            }
+            return id
+        }
+        fileID = id
+    }
+
     deinit {
         let id = fileID
         _ = try? HDF5Lock.run { H5Fclose(id) }

@@ -48,7 +48,17 @@ public enum KerasWeightsReader {
         if case .childProcess(let helper) = isolation {
             return try IsolatedWeightsLoader.load(path: path, specs: specs, helper: helper)
         }
-        let file = try HDF5File(path: path)
+        return try load(try HDF5File(path: path), specs: specs)
+    }
+
+    /// `load` from one of the weights files compiled into the library (`BundledModelFile`).
+    package static func load(bundled file: BundledModelFile, specs: [LayerWeightSpec]) throws -> LoadedWeights {
+        try checkSpecs(specs)
+        return try load(try HDF5File(bundledImage: try file.data, name: file.displayName), specs: specs)
+    }
+
+    private static func load(_ file: HDF5File, specs: [LayerWeightSpec]) throws -> LoadedWeights {
+        let path = file.path
         let layout = try detectLayout(file)
         let plan: [PlannedWeight]
         switch layout {

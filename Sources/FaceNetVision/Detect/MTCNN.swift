@@ -101,32 +101,30 @@ public final class MTCNN: Sendable {
         self.options = options
     }
 
-    /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or from the first
-    /// `mtcnn/` folder among the preset search directories (FACENET_WEIGHTS_DIR,
-    /// ~/.facenet/weights, the package's Weights/). `verification`: as for `Model.load`.
-    /// `engineOptions`: how the three networks are packed and run (`EngineOptions`; its
-    /// `threads` also bounds the threads that scan pyramid scales).
+    /// Loads `pnet`, `rnet` and `onet` `.json` + `.h5` from `directory`, or, when it is nil,
+    /// the nets built into the library (those of the `mtcnn` 1.0.0 package; no file is
+    /// read). `verification`: as for `Model.load`. `engineOptions`: how the three networks
+    /// are packed and run (`EngineOptions`; its `threads` also bounds the threads that scan
+    /// pyramid scales).
     public convenience init(directory: String? = nil, options: MTCNNOptions = MTCNNOptions(),
                             verification: WeightsVerification = .warn, engineOptions: EngineOptions = .default) throws {
-        let dir = try directory ?? Self.locateDirectory()
-        func load(_ net: String) throws -> Model {
-            let base = (dir as NSString).appendingPathComponent(net)
+        let nets: [(weights: BundledModelFile, topology: BundledModelFile, name: String)] = [
+            (.pnetWeights, .pnetTopology, "pnet"), (.rnetWeights, .rnetTopology, "rnet"), (.onetWeights, .onetTopology, "onet"),
+        ]
+        let models = try nets.map { net -> Model in
+            guard let directory else {
+                return try Model.load(bundledWeights: net.weights, topology: net.topology, verification: verification,
+                                      options: engineOptions)
+            }
+            let base = (directory as NSString).appendingPathComponent(net.name)
             return try Model.load(weightsPath: base + ".h5", topologyPath: base + ".json", verification: verification,
                                   options: engineOptions)
         }
-        try self.init(pnet: load("pnet"), rnet: load("rnet"), onet: load("onet"), options: options)
+        try self.init(pnet: models[0], rnet: models[1], onet: models[2], options: options)
     }
 
     /// P-, R- and O-Net, e.g. for their `weightsCheck`.
     public var models: [Model] { [pnet.model, rnet.model, onet.model] }
-
-    public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        let candidates = WeightsDirectories.search(environment: environment).map { ($0 as NSString).appendingPathComponent("mtcnn") }
-        if let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: ($0 as NSString).appendingPathComponent("pnet.h5")) }) {
-            return found
-        }
-        throw FaceNetError.unreadableFile(path: "mtcnn/pnet.h5", reason: "MTCNN weights not found in \(candidates.joined(separator: ", "))")
-    }
 
     /// Every face in the image, largest box first. Boxes are clipped to the image (as the
     /// Python package's `fit_to_image`); landmarks are not.
