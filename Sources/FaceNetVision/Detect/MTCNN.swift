@@ -4,7 +4,8 @@ import FaceNetEngine
 
 /// Settings of the MTCNN cascade. Defaults are those of the Python `mtcnn` package 1.0.0.
 public struct MTCNNOptions: Sendable, Equatable {
-    /// Smallest face side searched, in pixels (sets the largest pyramid scale, 12 / minFaceSize).
+    /// Smallest face side searched, in pixels: sets the largest pyramid scale, 12 / minFaceSize.
+    /// The smallest scale does not depend on it, so lowering it only adds levels.
     public var minFaceSize: Float = 20
     /// Ratio between successive pyramid scales.
     public var scaleFactor: Float = 0.709
