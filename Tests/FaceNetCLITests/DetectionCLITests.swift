@@ -84,8 +84,8 @@ final class DetectionCLITests: CLITestCase {
 
     // MARK: bench-detect
 
-    /// One timed run on a small photo: its size, the face count the package finds, and
-    /// positive stage times. `--model facenet128` has no weights here, so the end-to-end
+    /// One timed run on a small photo: its size, the face count the package finds, positive
+    /// stage times, the wall-clock ones adding up to the detection time. `--model facenet128` has no weights here, so the end-to-end
     /// time is skipped (and said so).
     func testBenchDetectReportsThePhotoAndItsFaces() throws {
         try skipIfPackageWeightsExist("facenet_weights.h5")
@@ -100,9 +100,15 @@ final class DetectionCLITests: CLITestCase {
         XCTAssertEqual(number(object["width"]), Double(expected.width))
         XCTAssertEqual(number(object["height"]), Double(expected.height))
         XCTAssertEqual(number(object["faces"]), Double(expected.faces.count))
-        for key in ["detect_ms", "pnet_ms", "rnet_ms", "onet_ms"] {
+        for key in ["detect_ms", "pyramid_pnet_ms", "rnet_ms", "onet_ms", "pyramid_cpu_ms", "pnet_cpu_ms"] {
             XCTAssertGreaterThan(number(object[key]) ?? 0, 0, "\(key) in \(object)")
         }
+        // The wall-clock stages add up to the detection time (other: what follows O-Net).
+        let stages = ["pyramid_pnet_ms", "rnet_ms", "onet_ms", "other_ms"].compactMap { number(object[$0]) }
+        XCTAssertEqual(stages.count, 4, "\(object)")
+        XCTAssertEqual(stages.reduce(0, +), try XCTUnwrap(number(object["detect_ms"])), accuracy: 1e-6, "\(object)")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(object["other_ms"])), 0, "\(object)")
+        XCTAssertTrue(result.stdout.contains("(wall clock); CPU summed over threads: pyramid "), result.stdout)
         XCTAssertNil(object["photo_to_embedding_ms"])
     }
 
