@@ -267,7 +267,7 @@ let benchmarks: @Sendable () -> Void = {
                  configuration: .init(metrics: metrics, timeUnits: .milliseconds, warmupIterations: 2,
                                       maxDuration: .seconds(batch == 1 ? 5 : 8), maxIterations: batch == 1 ? 150 : 40)) {
             try Runner(label: "e2e FaceNet-512 batch \(batch) (\(weights) weights)", model: try faceNet512(),
-                       batch: batch, seed: 20240611)
+                       batch: batch, seed: 20_240_611)
         }
     }
 
