@@ -66,7 +66,8 @@ package enum ScalePyramid {
     /// line of RGB, plus one so the 4-lane loads of the last pixel stay inside it.
     static func lineFloats(inWidth: Int) -> Int { inWidth * 3 + 1 }
 
-    /// Area-averages an HWC image (3 channels) to `width` × `height` (≤ input size) and
+    /// Area-averages an HWC image (3 channels) to `width` × `height` (smaller, or larger for
+    /// a min face size under 12 px: each output cell then takes one or two input cells) and
     /// maps each averaged value by `map`. Vertical pass first: each output row is one
     /// weighted sum of the input rows it covers (contiguous, vectorised), then only that
     /// line is reduced horizontally, so the input is read once per level and the per-pixel
