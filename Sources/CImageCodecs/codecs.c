@@ -504,3 +504,76 @@ int cic_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int
 }
 
 void cic_free(void *p) { free(p); }
+
+/* ------------------------------------------------------------------------------------ */
+/* PNG encoding                                                                         */
+/* ------------------------------------------------------------------------------------ */
+
+struct cic_png_writer {
+    jmp_buf jump;
+    uint8_t *data;     /* our growing output buffer: freed here on failure */
+    size_t capacity;
+    size_t size;
+    char message[CIC_MSG_MAX];
+};
+
+/* As for decoding: never return into libpng after an error, go back to the setjmp. */
+static _Noreturn void cic_png_writer_error(png_structp png, png_const_charp msg) {
+    struct cic_png_writer *w = (struct cic_png_writer *)png_get_error_ptr(png);
+    cic_copy(w->message, "", msg);
+    longjmp(w->jump, 1);
+}
+
+static void cic_png_writer_silent(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+static void cic_png_writer_append(png_structp png, png_bytep bytes, size_t n) {
+    struct cic_png_writer *w = (struct cic_png_writer *)png_get_io_ptr(png);
+    if (n > w->capacity - w->size) {
+        size_t capacity = w->capacity ? w->capacity : 1 << 16;
+        while (n > capacity - w->size) capacity *= 2;
+        uint8_t *grown = realloc(w->data, capacity);
+        if (!grown) png_error(png, "out of memory for the encoded PNG");
+        w->data = grown;
+        w->capacity = capacity;
+    }
+    memcpy(w->data + w->size, bytes, n);
+    w->size += n;
+}
+
+static void cic_png_writer_flush(png_structp png) { (void)png; }
+
+int cic_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height,
+                       uint8_t **out, size_t *out_size, char *message, size_t message_size) {
+    if (!rgb || !out || !out_size || width == 0 || height == 0) return CIC_ERR_USAGE;
+    struct cic_png_writer *w = calloc(1, sizeof *w);
+    if (!w) return CIC_ERR_NOMEM;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, w, cic_png_writer_error, cic_png_writer_silent);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        free(w);
+        return CIC_ERR_NOMEM;
+    }
+    /* png and info are not changed after this setjmp, so they are valid after a longjmp. */
+    if (setjmp(w->jump)) {
+        if (message && message_size) snprintf(message, message_size, "%s", w->message);
+        png_destroy_write_struct(&png, &info);
+        free(w->data);
+        free(w);
+        return CIC_ERR_CORRUPT;
+    }
+    png_set_write_fn(png, w, cic_png_writer_append, cic_png_writer_flush);
+    png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (uint32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * width * 3));
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    *out = w->data;
+    *out_size = w->size;
+    free(w);
+    return CIC_OK;
+}

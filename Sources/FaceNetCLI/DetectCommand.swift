@@ -14,8 +14,23 @@ struct DetectCommand: ParsableCommand {
     @Flag(help: "One JSON object per image: {\"file\", \"faces\": [{\"box\", \"confidence\", \"landmarks\"}]} or {\"file\", \"error\"}.")
     var json = false
 
-    @Option(help: "Write each photo with its boxes and landmarks drawn into this directory (as <name>.jpg).")
+    @Option(help: "Write each photo with its boxes and landmarks drawn into this directory (as <name>.<format>).")
     var draw: String?
+
+    @Option(help: "Write each face, aligned and resized to --crop-size, into this directory (as <name>_face<N>.<format>, N from 0, largest first).")
+    var crops: String?
+
+    @Option(help: "File format of --draw and --crops: jpg (JPEG, quality 90) or png (lossless).")
+    var format: ImageFileFormat = .jpg
+
+    @Option(help: "Side of the square --crops images, pixels.")
+    var cropSize: Int = 160
+
+    @Option(help: "Alignment of --crops: none, or eyes (rotate so the eyes are level).")
+    var align: FaceAlignment = .none
+
+    @Option(help: "Pixels added to every side of a face box in --crops.")
+    var margin: Int = 16
 
     @Option(help: "Directory holding pnet/rnet/onet .json + .h5 (default: the nets built into facenet).")
     var mtcnn: String?
@@ -34,6 +49,8 @@ struct DetectCommand: ParsableCommand {
     @OptionGroup var engine: EngineFlags
 
     func validate() throws {
+        guard cropSize >= 1, cropSize <= 4096 else { throw ValidationError("--crop-size must be in 1...4096 pixels") }
+        guard margin >= 0 else { throw ValidationError("--margin must not be negative") }
         guard minFaceSize >= 1 else { throw ValidationError("--min-face-size must be at least 1") }
         guard scaleFactor > 0.1, scaleFactor < 1 else { throw ValidationError("--scale-factor must be in (0.1, 1)") }
         _ = try parsedThresholds()
@@ -58,7 +75,13 @@ struct DetectCommand: ParsableCommand {
         check.warnAboutMismatches(detector.models)
         let files = expandImagePaths(images)
         guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }
-        if let draw { try FileManager.default.createDirectory(atPath: draw, withIntermediateDirectories: true) }
+        for directory in [draw, crops].compactMap({ $0 }) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw FaceNetError.unwritableFile(path: directory, reason: "cannot make the output directory: \(error.localizedDescription)")
+            }
+        }
         var failures = 0
         for file in files {
             do {
@@ -71,9 +94,17 @@ struct DetectCommand: ParsableCommand {
                     throw error
                 }
                 print(json ? Self.jsonLine(file: file, faces: faces) : Self.textLines(file: file, faces: faces))
+                let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
                 if let draw {
-                    let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension + ".jpg"
-                    try ImageEncoder.writeJPEG(FaceDrawing.draw(faces, on: image), to: (draw as NSString).appendingPathComponent(name))
+                    try format.write(FaceDrawing.draw(faces, on: image), to: (draw as NSString).appendingPathComponent(stem))
+                }
+                if let crops {
+                    // The crop the embedding sees: box + margin, aligned, Pillow-bilinear to the size.
+                    for (n, face) in faces.enumerated() {
+                        let crop = try FaceCrop.extract(image, face: face, margin: margin, alignment: align)
+                            .resized(width: cropSize, height: cropSize, filter: .bilinearAA)
+                        try format.write(crop, to: (crops as NSString).appendingPathComponent("\(stem)_face\(n)"))
+                    }
                 }
             } catch {
                 failures += 1
@@ -109,5 +140,18 @@ struct DetectCommand: ParsableCommand {
                 + "eyes \(point(l.leftEye)) \(point(l.rightEye)) nose \(point(l.nose)) mouth \(point(l.mouthLeft)) \(point(l.mouthRight))")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The image files `detect` writes.
+enum ImageFileFormat: String, ExpressibleByArgument, CaseIterable {
+    case jpg, png
+
+    /// Writes `image` to `base` + "." + the format's extension.
+    func write(_ image: RGBImage, to base: String) throws {
+        switch self {
+        case .jpg: try ImageEncoder.writeJPEG(image, to: base + ".jpg")
+        case .png: try ImageEncoder.writePNG(image, to: base + ".png")
+        }
     }
 }

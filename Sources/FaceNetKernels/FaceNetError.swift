@@ -4,6 +4,8 @@
 public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// A file could not be read at all (missing, unreadable, not the expected format).
     case unreadableFile(path: String, reason: String)
+    /// A file could not be written (missing or read-only directory, full disk).
+    case unwritableFile(path: String, reason: String)
     /// The topology JSON is malformed or uses something the engine does not run.
     case invalidTopology(path: String, layer: String?, reason: String)
     /// A layer class the engine has no kernel for.
@@ -48,6 +50,8 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
         switch self {
         case .unreadableFile(let path, let reason):
             return "\(path): cannot read: \(reason)"
+        case .unwritableFile(let path, let reason):
+            return "\(path): cannot write: \(reason)"
         case .invalidTopology(let path, let layer, let reason):
             return "\(path): invalid topology\(layer.map { " at layer '\($0)'" } ?? ""): \(reason)"
         case .unsupportedLayer(let path, let layer, let className, let reason):

@@ -53,6 +53,70 @@ final class DetectionCLITests: CLITestCase {
         XCTAssertEqual(Array(jpeg.prefix(2)), [0xFF, 0xD8], "--draw did not write a JPEG")
     }
 
+    /// Width and height of a PNG (its IHDR) or a baseline/progressive JPEG (its SOF marker).
+    private func imageSize(_ path: String) throws -> (width: Int, height: Int) {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        func be16(_ i: Int) -> Int { Int(bytes[i]) << 8 | Int(bytes[i + 1]) }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            XCTAssertEqual(Array(bytes[12..<16]), Array("IHDR".utf8), path)
+            return (be16(16) << 16 | be16(18), be16(20) << 16 | be16(22))
+        }
+        XCTAssertEqual(Array(bytes.prefix(2)), [0xFF, 0xD8], "\(path) is neither PNG nor JPEG")
+        var i = 2
+        while i + 9 < bytes.count, bytes[i] == 0xFF {
+            if bytes[i + 1] == 0xC0 || bytes[i + 1] == 0xC2 { return (be16(i + 7), be16(i + 5)) }
+            i += 2 + be16(i + 2)
+        }
+        XCTFail("no SOF marker found in \(path)")
+        return (0, 0)
+    }
+
+    /// `--draw` and `--crops` in PNG: the photo at its size, and one 160×160 crop per face
+    /// the JSON reports, named from 0; in the default JPEG with `--crop-size 96`, the same
+    /// files as .jpg at 96×96.
+    func testDetectWritesDrawingAndCropsAsPNGOrJPEG() throws {
+        let photo = CLIPaths.fixture("mtcnn_stages/group.jpg")
+        let expected = try packageFaces("group.jpg")
+        let drawn = scratchPath("drawn"), crops = scratchPath("crops")
+        let result = try facenet(["detect", "--json", "--draw", drawn, "--crops", crops, "--format", "png", photo], timeout: 90)
+        assertSucceeded(result)
+        let faces = try XCTUnwrap(try jsonLines(result).first?["faces"] as? [[String: Any]])
+        XCTAssertEqual(faces.count, expected.faces.count, result.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: drawn), ["group.png"])
+        let size = try imageSize(drawn + "/group.png")
+        XCTAssertEqual([size.width, size.height], [expected.width, expected.height])
+        let names = (0..<faces.count).map { "group_face\($0).png" }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: crops).sorted(), names)
+        for name in names {
+            let crop = try imageSize(crops + "/" + name)
+            XCTAssertEqual([crop.width, crop.height], [160, 160], name)
+        }
+        let jpegCrops = scratchPath("jpeg-crops")
+        let jpeg = try facenet(["detect", "--crops", jpegCrops, "--crop-size", "96", "--align", "eyes", photo], timeout: 90)
+        assertSucceeded(jpeg)
+        let jpegNames = (0..<faces.count).map { "group_face\($0).jpg" }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: jpegCrops).sorted(), jpegNames)
+        for name in jpegNames {
+            let crop = try imageSize(jpegCrops + "/" + name)
+            XCTAssertEqual([crop.width, crop.height], [96, 96], name)
+        }
+    }
+
+    /// A format other than jpg or png, and a crop size out of range, are usage errors; an
+    /// output directory that cannot be made (a file is in the way) fails with 1, named.
+    func testDetectBadFormatCropSizeAndOutputDirectory() throws {
+        let photo = CLIPaths.package("Docs/samples/img5.jpg")
+        assertUsageError(try facenet(["detect", "--crops", scratchPath("c"), "--format", "gif", photo]),
+                         mentions: ["'gif'", "--format", "jpg", "png"])
+        assertUsageError(try facenet(["detect", "--crops", scratchPath("c"), "--crop-size", "0", photo]),
+                         mentions: ["--crop-size must be in 1...4096"])
+        let blocker = scratchPath("a-file")
+        XCTAssertTrue(FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8)))
+        assertFailed(try facenet(["detect", "--crops", blocker + "/crops", photo]), status: ExitStatus.failure,
+                     mentions: [blocker + "/crops", "cannot write", "cannot make the output directory"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratchPath("c")))
+    }
+
     /// Each bad file is named on stderr and as a JSON error line; the run ends with 1.
     func testDetectMissingFileNotAnImageAndTooSmall() throws {
         let missing = scratchPath("gone.jpg"), text = CLIPaths.fixture("images/text.jpg")
@@ -84,8 +148,8 @@ final class DetectionCLITests: CLITestCase {
 
     // MARK: bench-detect
 
-    /// One timed run on a small photo: its size, the face count the package finds, and
-    /// positive stage times. `--model facenet128` has no weights here, so the end-to-end
+    /// One timed run on a small photo: its size, the face count the package finds, positive
+    /// stage times, the wall-clock ones adding up to the detection time. `--model facenet128` has no weights here, so the end-to-end
     /// time is skipped (and said so).
     func testBenchDetectReportsThePhotoAndItsFaces() throws {
         try skipIfPackageWeightsExist("facenet_weights.h5")
@@ -100,9 +164,15 @@ final class DetectionCLITests: CLITestCase {
         XCTAssertEqual(number(object["width"]), Double(expected.width))
         XCTAssertEqual(number(object["height"]), Double(expected.height))
         XCTAssertEqual(number(object["faces"]), Double(expected.faces.count))
-        for key in ["detect_ms", "pnet_ms", "rnet_ms", "onet_ms"] {
+        for key in ["detect_ms", "pyramid_pnet_ms", "rnet_ms", "onet_ms", "pyramid_cpu_ms", "pnet_cpu_ms"] {
             XCTAssertGreaterThan(number(object[key]) ?? 0, 0, "\(key) in \(object)")
         }
+        // The wall-clock stages add up to the detection time (other: what follows O-Net).
+        let stages = ["pyramid_pnet_ms", "rnet_ms", "onet_ms", "other_ms"].compactMap { number(object[$0]) }
+        XCTAssertEqual(stages.count, 4, "\(object)")
+        XCTAssertEqual(stages.reduce(0, +), try XCTUnwrap(number(object["detect_ms"])), accuracy: 1e-6, "\(object)")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(object["other_ms"])), 0, "\(object)")
+        XCTAssertTrue(result.stdout.contains("(wall clock); CPU summed over threads: pyramid "), result.stdout)
         XCTAssertNil(object["photo_to_embedding_ms"])
     }
 

@@ -32,6 +32,28 @@ final class DetectorTests: XCTestCase {
         }
     }
 
+    /// Whatever the min face size, the pyramid starts at 12 / min face size and ends no
+    /// higher than the package's own last scale at 20 px (so it reaches the faces the
+    /// default reaches), and never ends on a level more than one step below it.
+    func testPyramidReachesTheDefaultsLargestFaceAtEveryMinFaceSize() {
+        let f: Float = 0.709
+        for (w, h) in [(439, 579), (12, 12), (15, 15), (20, 31), (330, 512), (1000, 1000), (2500, 1728)] {
+            let standard = ScalePyramid.scales(width: w, height: h, minFaceSize: 20, scaleFactor: f)
+            for minFace: Float in [1, 5, 10, 12, 15, 19, 19.9, 20, 21, 30, 40, 80] {
+                let scales = ScalePyramid.scales(width: w, height: h, minFaceSize: minFace, scaleFactor: f)
+                // No level at 20 px (a short side under 14 px): no face to keep.
+                guard let target = standard.last else { continue }
+                guard let last = scales.last else {
+                    XCTFail("\(w)×\(h) at \(minFace): no levels")
+                    continue
+                }
+                XCTAssertEqual(scales[0], 12 / minFace, accuracy: 1e-6 * scales[0], "\(w)×\(h) at \(minFace)")
+                XCTAssertLessThanOrEqual(last, target * (1 + 1e-6), "\(w)×\(h) at \(minFace): \(scales)")
+                XCTAssertGreaterThan(last, target * f * (1 - 1e-6), "\(w)×\(h) at \(minFace): \(scales)")
+            }
+        }
+    }
+
     func testAreaResizeMatchesTensorFlow() throws {
         let root = try json("area_resize.json")
         let (w, h) = (try XCTUnwrap(root["width"] as? Int), try XCTUnwrap(root["height"] as? Int))
@@ -64,11 +86,13 @@ final class DetectorTests: XCTestCase {
     }
 
     /// The vectorised area resize against the naive Double one, on sizes that give integer,
-    /// fractional, single-tap (same size) and one-pixel outputs; the scratch line starts as NaN.
+    /// fractional, single-tap (same size), one-pixel and enlarged outputs (a min face size under
+    /// 12 px makes the first level larger than the photo); the scratch line starts as NaN.
     func testAreaResizeMatchesNaiveReference() {
         var worst: Float = 0
         for (w, h, ow, oh) in [(17, 13, 17, 13), (17, 13, 12, 12), (40, 30, 20, 15), (41, 29, 13, 19), (100, 37, 29, 26),
-                               (25, 25, 1, 1), (12, 300, 12, 211), (333, 12, 236, 12)] {
+                               (25, 25, 1, 1), (12, 300, 12, 211), (333, 12, 236, 12),
+                               (13, 11, 16, 14), (20, 17, 24, 20)] {
             let input = (0..<(w * h * 3)).map { i in Float((i * 7919) % 251) / 125 - 1 }
             let ours = areaResized(input, w, h, ow, oh)
             let reference = ScalePyramid.referenceResize(input, width: w, height: h, width: ow, height: oh)
@@ -197,6 +221,34 @@ final class DetectorTests: XCTestCase {
             if iou == 1 { exact += 1 }
         }
         print("shared photos: worst crop-box IoU \(worst), \(exact) of \(reference.count) identical")
+    }
+
+    /// Issue 15: lowering the min face size never loses a face. On img21 10 px used to find
+    /// nothing where 20 px finds the face: the pyramid kept the package's number of levels,
+    /// so starting higher it stopped short of large faces. For each photo, every face found
+    /// at 40 px is found at 20 px, and every face found at 20 px at 10 px (IoU > 0.5).
+    func testSmallerMinFaceSizeKeepsEveryFaceOfTheLargerOne() throws {
+        let photos = try Paths.shared("faces/photos")
+        var found: [String] = []
+        for name in ["img21.jpg", "img10.jpg", "img16.jpg", "img25.jpg"] {
+            let image = try ImageDecoder.decode(path: "\(photos)/\(name)")
+            var faces: [[DetectedFace]] = []
+            for minFace: Float in [40, 20, 10] {
+                var options = MTCNNOptions()
+                options.minFaceSize = minFace
+                faces.append(try MTCNN(directory: Self.mtcnnDirectory, options: options).detect(image))
+            }
+            XCTAssertFalse(faces[1].isEmpty, "\(name): no face at the default min size")
+            for (larger, smaller) in [(0, 1), (1, 2)] {
+                for face in faces[larger] {
+                    let best = faces[smaller].map { $0.box.iou(face.box) }.max() ?? 0
+                    XCTAssertGreaterThan(best, 0.5, "\(name): face \(face.box.roundedXYWH) lost going from min size "
+                        + "\([40, 20, 10][larger]) to \([40, 20, 10][smaller]) px")
+                }
+            }
+            found.append("\(name) \(faces.map(\.count))")
+        }
+        print("faces at min face size 40, 20, 10 px: \(found.joined(separator: "; "))")
     }
 
     /// Two sample photos side by side: both faces come back, the larger first, each in its half.

@@ -78,6 +78,12 @@ int cic_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int
                         uint8_t **out, size_t *out_size, char *message, size_t message_size);
 void cic_free(void *p);
 
+/* Encodes 8-bit RGB (width * height * 3 bytes, rows top first) as an 8-bit truecolour,
+   non-interlaced PNG (lossless) into a malloc'ed buffer, released with cic_free. Returns
+   as cic_jpeg_encode_rgb does. */
+int cic_png_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height,
+                       uint8_t **out, size_t *out_size, char *message, size_t message_size);
+
 /* PNG (libpng). 16-bit samples keep their high byte (Pillow's RGB;16B unpacking);
    1/2/4-bit gray is scaled to 0..255; palette -> its RGB entries; alpha and tRNS are
    dropped, not composited. No gamma correction. Any CRC error, ancillary chunks

@@ -4,7 +4,8 @@ import FaceNetEngine
 
 /// Settings of the MTCNN cascade. Defaults are those of the Python `mtcnn` package 1.0.0.
 public struct MTCNNOptions: Sendable, Equatable {
-    /// Smallest face side searched, in pixels (sets the largest pyramid scale, 12 / minFaceSize).
+    /// Smallest face side searched, in pixels: sets the largest pyramid scale, 12 / minFaceSize.
+    /// The smallest scale does not depend on it, so lowering it only adds levels.
     public var minFaceSize: Float = 20
     /// Ratio between successive pyramid scales.
     public var scaleFactor: Float = 0.709
@@ -25,11 +26,22 @@ public struct MTCNNOptions: Sendable, Equatable {
 }
 
 /// Where one detection spent its time (seconds) and how many boxes each stage passed on.
+/// `scan`, `rnet` and `onet` are wall-clock and follow each other: with what is left
+/// (mapping the faces back, `total` − the three) they add up to `total`.
 public struct MTCNNTimings: Sendable, Equatable {
+    /// CPU time resizing the pyramid levels, summed over the threads that scan them.
+    /// The threads run in parallel, so this and `pnet` can add up to more than `scan`.
     public var pyramid = 0.0
+    /// CPU time running P-Net on the levels, summed over the threads (as `pyramid`).
     public var pnet = 0.0
+    /// Wall-clock time of the whole P-Net stage: resizing and scanning every level (in
+    /// parallel), then the NMS across levels.
+    public var scan = 0.0
+    /// Wall-clock time of R-Net: sampling the patches, the network, NMS.
     public var rnet = 0.0
+    /// Wall-clock time of O-Net, as `rnet`.
     public var onet = 0.0
+    /// Wall-clock time of the whole detection.
     public var total = 0.0
     public var scales = 0
     public var proposals = 0
@@ -164,12 +176,14 @@ public final class MTCNN: Sendable {
         // so no normalised float copy of the whole photo (12 MB per megapixel) is made.
         return try image.pixels.withUnsafeBufferPointer { buffer in
             guard let pixels = buffer.baseAddress else { return [] }
+            var t = DispatchTime.now().uptimeNanoseconds
             var candidates = try proposals(pixels, width: image.width, height: image.height, timings: &timings,
                                            stages: &stages)
+            timings.scan = seconds(since: t)
             stages?.pnet = candidates
             timings.proposals = candidates.count
             guard !candidates.isEmpty else { return [] }
-            var t = DispatchTime.now().uptimeNanoseconds
+            t = DispatchTime.now().uptimeNanoseconds
             candidates = try refine(pixels, width: image.width, height: image.height, candidates)
             timings.rnet = seconds(since: t)
             timings.refined = candidates.count

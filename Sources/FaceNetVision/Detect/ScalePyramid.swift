@@ -5,14 +5,25 @@ import FaceNetEngine
 /// The image pyramid P-Net scans: scales and area-averaged resizing, as the Python `mtcnn`
 /// package (1.0.0) builds it with TensorFlow's `resize(method=AREA)`.
 package enum ScalePyramid {
-    /// Scales m·f^k, k = 0 ..< count, with m = 12 / minFaceSize, f the scale factor, and
-    /// count = round(log(min side / 12) / −log f − 1) (as `build_scale_pyramid`).
+    /// Scales m·f^k, k = 0 ..< count, with m = 12 / minFaceSize and f the scale factor,
+    /// ending where the Python package's pyramid ends at its default min face size (20 px):
+    /// there `build_scale_pyramid` takes c = round(log(min side / 12) / −log f − 1) levels
+    /// from 12 / 20, the last, s = (12 / 20)·f^(c−1), leaving a short side of 12–17 px
+    /// (faces up to 70–100% of the short side). Here count is the fewest levels from m
+    /// that reach s, so at 20 px it is c (the same scales, bit for bit). The package keeps
+    /// c for every min face size, so a smaller one, starting higher, stopped short of large
+    /// faces: at 10 px, img21's face (226×314 px in 439×579) was lost.
     package static func scales(width: Int, height: Int, minFaceSize: Float, scaleFactor: Float, cellSize: Int = 12) -> [Float] {
         let minSide = Double(min(width, height))
-        guard minSide >= Double(cellSize), scaleFactor > 0, scaleFactor < 1 else { return [] }
-        let count = Int((-(log(minSide / Double(cellSize)) / log(Double(scaleFactor)) + 1)).rounded(.toNearestOrEven))
+        guard minSide >= Double(cellSize), scaleFactor > 0, scaleFactor < 1, minFaceSize > 0 else { return [] }
+        let f = Double(scaleFactor)
+        let packageCount = Int((-(log(minSide / Double(cellSize)) / log(f) + 1)).rounded(.toNearestOrEven))
+        let last = Double(cellSize) / 20 * pow(f, Double(packageCount - 1))
         let first = Double(cellSize) / Double(minFaceSize)
-        return (0..<max(0, count)).map { Float(first * pow(Double(scaleFactor), Double($0))) }
+        // Steps from m down to s; at 20 px a whole number up to rounding, which the 1e-9 absorbs.
+        let steps = (log(first / last) / -log(f) - 1e-9).rounded(.up)
+        let count = steps.isFinite ? Int(steps) + 1 : 0
+        return (0..<max(0, count)).map { Float(first * pow(f, Double($0))) }
     }
 
     /// Output size for a scale: truncated, as TensorFlow converts the float size.
@@ -55,7 +66,8 @@ package enum ScalePyramid {
     /// line of RGB, plus one so the 4-lane loads of the last pixel stay inside it.
     static func lineFloats(inWidth: Int) -> Int { inWidth * 3 + 1 }
 
-    /// Area-averages an HWC image (3 channels) to `width` × `height` (≤ input size) and
+    /// Area-averages an HWC image (3 channels) to `width` × `height` (smaller, or larger for
+    /// a min face size under 12 px: each output cell then takes one or two input cells) and
     /// maps each averaged value by `map`. Vertical pass first: each output row is one
     /// weighted sum of the input rows it covers (contiguous, vectorised), then only that
     /// line is reduced horizontally, so the input is read once per level and the per-pixel
