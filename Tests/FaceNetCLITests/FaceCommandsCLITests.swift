@@ -97,7 +97,8 @@ final class FaceCommandsCLITests: CLITestCase {
         let result = try facenet(["embed", "--model", "facenet128", CLIPaths.package("Docs/samples/img5.jpg")])
         assertFailed(result, status: ExitStatus.failure,
                      mentions: ["facenet_weights.h5", scratch.appendingPathComponent("home/.facenet/weights").path,
-                                "download deepface's facenet_weights.h5"])
+                                "https://github.com/serengil/deepface_models/releases/download/v1.0/facenet_weights.h5",
+                                "Keras 2 `save_weights`"])
         XCTAssertEqual(result.stdout, "")
     }
 
