@@ -225,8 +225,9 @@ public final class FaceNet: Sendable {
         public let verified: Bool
     }
 
-    /// The threshold for a metric: the given one, else the weight set's.
-    public func threshold(for metric: DistanceMetric, override: Double? = nil) throws -> Double {
+    /// The threshold for a metric: the given one, else the weight set's. Throws
+    /// `FaceNetError.invalidArgument` when neither is known.
+    public func threshold(for metric: DistanceMetric, override: Double? = nil) throws(FaceNetError) -> Double {
         if let override { return override }
         guard let weightSet else {
             throw FaceNetError.invalidArgument("no threshold known for these weights: pass one, or name the weight set")
@@ -234,9 +235,10 @@ public final class FaceNet: Sendable {
         return weightSet.threshold(for: metric)
     }
 
-    /// Compares two embeddings.
+    /// Compares two embeddings. Throws only `FaceNetError` (as `threshold(for:override:)` and
+    /// `DistanceMetric.distance(_:_:)` do), so a `catch` can switch over its cases.
     public func verify(embeddings a: [Float], _ b: [Float], metric: DistanceMetric = .euclideanL2,
-                       threshold: Double? = nil) throws -> Verification {
+                       threshold: Double? = nil) throws(FaceNetError) -> Verification {
         let t = try self.threshold(for: metric, override: threshold)
         let d = try metric.distance(a, b)
         return Verification(distance: d, threshold: t, metric: metric, verified: d <= t)

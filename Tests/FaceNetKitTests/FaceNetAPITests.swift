@@ -80,6 +80,32 @@ final class FaceNetAPITests: XCTestCase {
         XCTAssertThrowsError(try facenet.verify(a, Paths.fixture("images/text.jpg")))
     }
 
+    /// Comparing embeddings throws `FaceNetError` itself (typed throws): each `catch` below
+    /// compares `error` with a case without a cast, which compiles only for a typed throw.
+    func testComparingEmbeddingsThrowsFaceNetErrorTyped() throws {
+        let facenet = try smallFaceNet()
+        do {
+            _ = try facenet.verify(embeddings: [1, 2], [1, 2, 3])
+            XCTFail("embeddings of different lengths were compared")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("embeddings of length 2 and 3 cannot be compared"))
+        }
+        do {
+            _ = try DistanceMetric.angular.distance([0, 0], [1, 2])
+            XCTFail("a zero embedding has no angle")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("cosine distance of a zero embedding is undefined"))
+        }
+        let unknownWeights = try FaceNet(model: facenet.model, preprocessing: facenet.preprocessing)
+        do {
+            _ = try unknownWeights.threshold(for: .cosine)
+            XCTFail("weights without a weight set have no threshold")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("no threshold known for these weights: pass one, or name the weight set"))
+        }
+        XCTAssertEqual(try unknownWeights.threshold(for: .cosine, override: 0.4), 0.4)
+    }
+
     func testL2NormalisedEmbeddingsHaveUnitLength() throws {
         let e = try smallFaceNet().embed(file: Paths.fixture("images/jpeg_cmyk.jpg"), l2Normalize: true)
         XCTAssertEqual(e.reduce(0) { $0 + Double($1) * Double($1) }, 1, accuracy: 1e-6)
