@@ -45,7 +45,7 @@ struct CalibrateCommand: ParsableCommand {
             switch result {
             case .success(let e): embeddings[PairsFile.stem(file)] = e
             case .failure(let error):
-                printError("\(file): \(error)")
+                printError(fileErrorLine(file, error))
                 failed = true
             }
         }

@@ -37,7 +37,7 @@ struct EmbedCommand: ParsableCommand {
                 lines.append(file + "\t" + embedding.map { "\($0)" }.joined(separator: " "))
             case .failure(let error):
                 failures += 1
-                printError("\(file): \(error)")
+                printError(fileErrorLine(file, error))
                 if json { lines.append("{\"file\": \(jsonString(file)), \"error\": \(jsonString(String(describing: error)))}") }
             }
         }

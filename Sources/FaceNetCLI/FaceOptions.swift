@@ -142,6 +142,13 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// The stderr line for an image that failed: the error's message, which names the file
+/// already when it comes from reading or preparing it, else the file and the message.
+func fileErrorLine(_ file: String, _ error: Error) -> String {
+    let message = String(describing: error)
+    return message.hasPrefix(file + ":") ? message : "\(file): \(message)"
+}
+
 /// A progress line on stderr, only when stderr is a terminal.
 struct Progress {
     let enabled = isatty(2) != 0

@@ -1,7 +1,12 @@
+import Foundation
+
 /// Every error the engine throws for bad input. Each case names the file, the layer
 /// and what was expected, so a user can act on the message alone. One case is not about
 /// input: `internalError`, a broken invariant inside the engine (a bug).
-public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+///
+/// The message is `description`, and also `localizedDescription` (`LocalizedError`), so
+/// `print(error)` and `error.localizedDescription` say the same thing.
+public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConvertible, LocalizedError {
     /// A file could not be read at all (missing, unreadable, not the expected format).
     case unreadableFile(path: String, reason: String)
     /// A file could not be written (missing or read-only directory, full disk).
@@ -86,10 +91,21 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .invalidArgument(let reason):
             return reason
         case .noFaceFound(let path):
-            return "\(path): no face found"
+            return "\(path): no face found; if the images are face crops already, skip detection "
+                + "(`--detector skip`, or `extraction: .skip` in Swift)"
         case .internalError(let message):
             return "internal error: \(message) (this is a bug in FaceNetKit; please report it with the model and input)"
         }
+    }
+
+    /// The message, as `description` (`LocalizedError`): what went wrong and what to do.
+    public var errorDescription: String? { description }
+
+    /// `unreadableFile` for a path that does not exist: the reason says where a relative
+    /// path was looked for, then `advice` (what to check or do, starting with a verb).
+    package static func noSuchFile(_ path: String, advice: String) -> FaceNetError {
+        let base = path.hasPrefix("/") ? "" : " (relative to the working directory \(FileManager.default.currentDirectoryPath))"
+        return .unreadableFile(path: path, reason: "no such file\(base); \(advice)")
     }
 }
 

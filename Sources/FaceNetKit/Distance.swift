@@ -15,8 +15,10 @@ public enum DistanceMetric: String, Sendable, CaseIterable, Codable {
     /// arccos(cos(a, b)) / π, in [0, 1].
     case angular
 
-    /// The distance between two embeddings of equal length (accumulated in Double).
-    public func distance(_ a: [Float], _ b: [Float]) throws -> Double {
+    /// The distance between two embeddings of equal length (accumulated in Double). Throws
+    /// `FaceNetError.invalidArgument` for lengths that differ or are 0, and for a zero
+    /// embedding under `cosine` and `angular`.
+    public func distance(_ a: [Float], _ b: [Float]) throws(FaceNetError) -> Double {
         guard a.count == b.count, !a.isEmpty else {
             throw FaceNetError.invalidArgument("embeddings of length \(a.count) and \(b.count) cannot be compared")
         }

@@ -165,17 +165,28 @@ public final class FaceNet: Sendable {
     }
 
     /// Embeds image files in batches. A file that fails does not stop the others: its
-    /// entry holds the error. `progress` is called after each batch with (done, total).
+    /// entry holds the error. `progress` is called after each batch with (done, total), on
+    /// the calling thread. From async code, the `async` variant runs off Swift's cooperative
+    /// threads and stops on cancellation.
     public func embed(files: [String], l2Normalize: Bool = false, batchSize: Int = 8,
                       progress: ((Int, Int) -> Void)? = nil) -> [(file: String, result: Result<[Float], Error>)] {
+        embedFiles(files, l2Normalize: l2Normalize, batchSize: batchSize, checkpoint: {}, progress: progress)
+    }
+
+    /// `embed(files:…)` with `checkpoint` called before each image and before each batch
+    /// runs; what it throws stops the work (the async variant throws `CancellationError`
+    /// there; the synchronous one never throws, `E` is `Never`).
+    func embedFiles<E: Error>(_ files: [String], l2Normalize: Bool, batchSize: Int, checkpoint: () throws(E) -> Void,
+                              progress: ((Int, Int) -> Void)?) throws(E) -> [(file: String, result: Result<[Float], Error>)] {
         var results: [(file: String, result: Result<[Float], Error>)] = []
         results.reserveCapacity(files.count)
         var start = 0
         while start < files.count {
-            let slice = files[start..<min(start + batchSize, files.count)]
+            let slice = files[start..<min(start + max(batchSize, 1), files.count)]
             var prepared: [(index: Int, input: [Float])] = []
             var chunk: [(file: String, result: Result<[Float], Error>)] = []
             for file in slice {
+                try checkpoint()
                 do {
                     let input = try prepare(file: file)
                     prepared.append((chunk.count, input))
@@ -185,6 +196,7 @@ public final class FaceNet: Sendable {
                 }
             }
             if !prepared.isEmpty {
+                try checkpoint()
                 do {
                     let batch = try Tensor(shape: [prepared.count, preprocessing.size, preprocessing.size, 3],
                                            scalars: prepared.flatMap(\.input))
@@ -212,8 +224,9 @@ public final class FaceNet: Sendable {
         public let verified: Bool
     }
 
-    /// The threshold for a metric: the given one, else the weight set's.
-    public func threshold(for metric: DistanceMetric, override: Double? = nil) throws -> Double {
+    /// The threshold for a metric: the given one, else the weight set's. Throws
+    /// `FaceNetError.invalidArgument` when neither is known.
+    public func threshold(for metric: DistanceMetric, override: Double? = nil) throws(FaceNetError) -> Double {
         if let override { return override }
         guard let weightSet else {
             throw FaceNetError.invalidArgument("no threshold known for these weights: pass one, or name the weight set")
@@ -221,9 +234,10 @@ public final class FaceNet: Sendable {
         return weightSet.threshold(for: metric)
     }
 
-    /// Compares two embeddings.
+    /// Compares two embeddings. Throws only `FaceNetError` (as `threshold(for:override:)` and
+    /// `DistanceMetric.distance(_:_:)` do), so a `catch` can switch over its cases.
     public func verify(embeddings a: [Float], _ b: [Float], metric: DistanceMetric = .euclideanL2,
-                       threshold: Double? = nil) throws -> Verification {
+                       threshold: Double? = nil) throws(FaceNetError) -> Verification {
         let t = try self.threshold(for: metric, override: threshold)
         let d = try metric.distance(a, b)
         return Verification(distance: d, threshold: t, metric: metric, verified: d <= t)
@@ -232,8 +246,18 @@ public final class FaceNet: Sendable {
     /// Compares the faces in two image files.
     public func verify(_ fileA: String, _ fileB: String, metric: DistanceMetric = .euclideanL2,
                        threshold: Double? = nil) throws -> Verification {
+        try verifyFiles(fileA, fileB, metric: metric, threshold: threshold, checkpoint: {})
+    }
+
+    /// `verify(_:_:…)` with `checkpoint` called before each image and before the model runs.
+    func verifyFiles(_ fileA: String, _ fileB: String, metric: DistanceMetric, threshold: Double?,
+                     checkpoint: () throws -> Void) throws -> Verification {
         let t = try self.threshold(for: metric, override: threshold)
-        let inputs = try prepare(file: fileA) + prepare(file: fileB)
+        try checkpoint()
+        let first = try prepare(file: fileA)
+        try checkpoint()
+        let inputs = first + (try prepare(file: fileB))
+        try checkpoint()
         let e = try embed(prepared: try Tensor(shape: [2, preprocessing.size, preprocessing.size, 3], scalars: inputs))
         return try verify(embeddings: e[0], e[1], metric: metric, threshold: t)
     }

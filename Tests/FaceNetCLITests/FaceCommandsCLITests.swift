@@ -74,6 +74,20 @@ final class FaceCommandsCLITests: CLITestCase {
         XCTAssertEqual(floats(lines[1]["embedding"])?.count, 16)
     }
 
+    /// Each failed file is named once on its stderr line (the line was `f: f: no face found`,
+    /// the error's own path after the file's), and no face found says how to skip detection.
+    func testEmbedNamesEachFailedFileOnce() throws {
+        let model = try tinyFaceModelFlags() + ["--detector", "mtcnn"]  // the last --detector wins
+        let missing = scratchPath("no-such-photo.jpg"), text = CLIPaths.fixture("images/text.jpg")
+        let noFace = CLIPaths.fixture("images/jpeg_baseline_420.jpg")  // 48×32 colour gradient
+        let result = try facenet(["embed"] + model + [missing, text, noFace])
+        assertFailed(result, status: ExitStatus.failure,
+                     mentions: ["no such file", "not an image", "no face found", "`--detector skip`", "3 of 3 images failed"])
+        for path in [missing, text, noFace] {
+            XCTAssertEqual(result.stderr.components(separatedBy: path).count - 1, 1, "\(path) once:\n\(result.transcript)")
+        }
+    }
+
     func testEmbedBadFlagValues() throws {
         let model = try tinyFaceModelFlags()
         let image = CLIPaths.package("Docs/samples/img5.jpg")
@@ -97,7 +111,8 @@ final class FaceCommandsCLITests: CLITestCase {
         let result = try facenet(["embed", "--model", "facenet128", CLIPaths.package("Docs/samples/img5.jpg")])
         assertFailed(result, status: ExitStatus.failure,
                      mentions: ["facenet_weights.h5", scratch.appendingPathComponent("home/.facenet/weights").path,
-                                "download deepface's facenet_weights.h5"])
+                                "https://github.com/serengil/deepface_models/releases/download/v1.0/facenet_weights.h5",
+                                "Keras 2 `save_weights`"])
         XCTAssertEqual(result.stdout, "")
     }
 

@@ -58,6 +58,26 @@ func snippetVerifyAndEmbed() throws {
     print(decision.verified, angular)
 }
 
+func snippetAsync(_ facenet: FaceNet) async throws -> Int {
+    let verdict = try await facenet.verify("a.jpg", "b.jpg")
+    let faces = try await facenet.detectFaces(file: "group.jpg")
+    print(verdict.verified, faces.count)
+
+    let batch = Task {
+        try await facenet.embed(files: ["a.jpg", "b.jpg", "group.jpg"]) { done, total in
+            print("embedded \(done) of \(total)")
+        }
+    }
+    batch.cancel()  // stops before the next image
+    do {
+        let results = try await batch.value
+        print(results.count)
+    } catch is CancellationError {
+        print("cancelled")
+    }
+    return faces.count
+}
+
 func snippetFaces() throws {
     let detector = try MTCNN()  // the nets built into the library
     let photo = try ImageDecoder.decode(path: "group.jpg")

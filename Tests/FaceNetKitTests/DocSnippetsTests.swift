@@ -79,6 +79,27 @@ final class DocSnippetsTests: XCTestCase {
         try inScratchDirectory { try snippetVerifyAndEmbed() }
     }
 
+    /// The async snippet awaited from this synchronous test (it changes the working
+    /// directory for the whole process, as the others do): group.jpg has four faces.
+    func testAsyncSnippet() throws {
+        let faces = LockedValue<Result<Int, Error>?>(nil)
+        try inScratchDirectory {
+            let facenet = try FaceNet(preset: .facenet512Casia)
+            let finished = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    let count = try await snippetAsync(facenet)
+                    faces.withLock { $0 = .success(count) }
+                } catch {
+                    faces.withLock { $0 = .failure(error) }
+                }
+                finished.signal()
+            }
+            finished.wait()
+        }
+        XCTAssertEqual(try faces.withLock { $0 }?.get(), 4)
+    }
+
     func testFaceSnippets() throws {
         try inScratchDirectory { try snippetFaces() }
     }

@@ -54,6 +54,16 @@ final class FaceNetAPITests: XCTestCase {
         XCTAssertEqual(alone, inBatch)
     }
 
+    /// A batch size of 0 fails each file (it looped for ever: the batches were empty).
+    func testZeroBatchSizeFailsEachFileInsteadOfLooping() throws {
+        let files = ["jpeg_baseline_420.jpg", "png_gray8.png"].map { Paths.fixture("images/" + $0) }
+        let results = try smallFaceNet().embed(files: files, batchSize: 0)
+        XCTAssertEqual(results.map(\.file), files)
+        for (_, result) in results {
+            XCTAssertThrowsError(try result.get()) { XCTAssertEqual("\($0)", "batch size must be positive") }
+        }
+    }
+
     func testVerifyUsesWeightSetThresholdAndMetric() throws {
         let facenet = try smallFaceNet()
         let a = Paths.fixture("images/jpeg_baseline_420.jpg"), b = Paths.fixture("images/png_gray8.png")
@@ -68,6 +78,32 @@ final class FaceNetAPITests: XCTestCase {
         let ea = try facenet.embed(file: a), eb = try facenet.embed(file: b)
         XCTAssertEqual(other.distance, try DistanceMetric.cosine.distance(ea, eb), accuracy: 1e-9)
         XCTAssertThrowsError(try facenet.verify(a, Paths.fixture("images/text.jpg")))
+    }
+
+    /// Comparing embeddings throws `FaceNetError` itself (typed throws): each `catch` below
+    /// compares `error` with a case without a cast, which compiles only for a typed throw.
+    func testComparingEmbeddingsThrowsFaceNetErrorTyped() throws {
+        let facenet = try smallFaceNet()
+        do {
+            _ = try facenet.verify(embeddings: [1, 2], [1, 2, 3])
+            XCTFail("embeddings of different lengths were compared")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("embeddings of length 2 and 3 cannot be compared"))
+        }
+        do {
+            _ = try DistanceMetric.angular.distance([0, 0], [1, 2])
+            XCTFail("a zero embedding has no angle")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("cosine distance of a zero embedding is undefined"))
+        }
+        let unknownWeights = try FaceNet(model: facenet.model, preprocessing: facenet.preprocessing)
+        do {
+            _ = try unknownWeights.threshold(for: .cosine)
+            XCTFail("weights without a weight set have no threshold")
+        } catch {
+            XCTAssertEqual(error, .invalidArgument("no threshold known for these weights: pass one, or name the weight set"))
+        }
+        XCTAssertEqual(try unknownWeights.threshold(for: .cosine, override: 0.4), 0.4)
     }
 
     func testL2NormalisedEmbeddingsHaveUnitLength() throws {
@@ -203,5 +239,127 @@ final class FaceNetAPITests: XCTestCase {
         let prewhitened = try distances(.prewhiten, .euclideanL2)
         print("separation (mean different − mean same): fixed \(separation(fixed)), prewhiten \(separation(prewhitened))")
         XCTAssertGreaterThan(separation(fixed), separation(prewhitened))
+    }
+
+    // MARK: async
+
+    /// The synchronous `embed(files:)`: from async code the same call resolves to the async
+    /// variant, so the sync one is called from a synchronous function.
+    private func syncEmbed(_ facenet: FaceNet, _ files: [String], l2Normalize: Bool = false,
+                           batchSize: Int = 8) -> [(file: String, result: Result<[Float], Error>)] {
+        facenet.embed(files: files, l2Normalize: l2Normalize, batchSize: batchSize)
+    }
+
+    /// Same files, same outcome per file, and the same embedding bits.
+    private func assertSameResults(_ got: [(file: String, result: Result<[Float], Error>)],
+                                   _ expected: [(file: String, result: Result<[Float], Error>)],
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.map(\.file), expected.map(\.file), file: file, line: line)
+        for (a, b) in zip(got, expected) {
+            switch (a.result, b.result) {
+            case (.success(let x), .success(let y)):
+                XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern), a.file, file: file, line: line)
+            case (.failure(let x), .failure(let y)):
+                XCTAssertEqual("\(x)", "\(y)", file: file, line: line)
+            default:
+                XCTFail("\(a.file): \(a.result) vs \(b.result)", file: file, line: line)
+            }
+        }
+    }
+
+    /// The async calls run the synchronous work on another thread: on real photos (MTCNN,
+    /// the CASIA weights) they give the same bits, the same failures and the same faces.
+    func testAsyncCallsGiveTheSyncResultsBitForBit() async throws {
+        let weights = try Paths.shared("models/facenet512_casia.h5")
+        let photos = try Paths.shared("faces/photos")
+        let facenet = try FaceNet(topologyPath: Paths.packageRoot.appendingPathComponent("Weights/facenet512.json").path,
+                                  weightsPath: weights, weightSet: .casia512, verification: .off)
+        let files = ["img1.jpg", "img2.jpg", "img16.jpg", "img30.jpg"].map { "\(photos)/\($0)" } + ["/no/such/photo.jpg"]
+        let progress = LockedValue<[[Int]]>([])
+        let asyncResults = try await facenet.embed(files: files, l2Normalize: true, batchSize: 3) { done, total in
+            progress.withLock { $0.append([done, total]) }
+        }
+        assertSameResults(asyncResults, syncEmbed(facenet, files, l2Normalize: true, batchSize: 3))
+        XCTAssertEqual(asyncResults.filter { (try? $0.result.get()) != nil }.count, 4, "\(asyncResults)")
+        XCTAssertEqual(progress.withLock { $0 }, [[3, 5], [5, 5]], "after each batch, from the work's thread")
+
+        let one: (String) throws -> [Float] = { try facenet.embed(file: $0) }
+        let fromAsync = try await facenet.embed(file: files[0])
+        XCTAssertEqual(fromAsync.map(\.bitPattern), try one(files[0]).map(\.bitPattern))
+        let verifySync: (String, String) throws -> FaceNet.Verification = { try facenet.verify($0, $1) }
+        let verdict = try await facenet.verify(files[0], files[1])
+        XCTAssertEqual(verdict, try verifySync(files[0], files[1]))
+        let detectSync: (String) throws -> [DetectedFace] = { try facenet.detectFaces(file: $0) }
+        let faces = try await facenet.detectFaces(file: files[2])
+        XCTAssertFalse(faces.isEmpty)
+        XCTAssertEqual(faces, try detectSync(files[2]))
+        let missing = await asyncOutcome { _ = try await facenet.embed(file: files[4]) }
+        XCTAssertTrue(missing.contains("/no/such/photo.jpg: cannot read: no such file"), missing)
+    }
+
+    /// Cancelling the task that awaits `embed(files:)` over 10 images stops the work at the
+    /// next image: the first image's progress call holds the work until the test has
+    /// cancelled, so exactly one image is done. The same `FaceNet` then embeds them all.
+    func testCancellingEmbedFilesStopsAtTheNextImageAndLeavesFaceNetUsable() async throws {
+        let facenet = try smallFaceNet()
+        let images = ["jpeg_baseline_420.jpg", "png_gray8.png", "jpeg_exif_o6.jpg"].map { Paths.fixture("images/" + $0) }
+        let files = (0..<10).map { images[$0 % images.count] }
+        let done = LockedValue<[Int]>([])
+        let cancelled = DispatchSemaphore(value: 0)
+        let task = Task {
+            try await facenet.embed(files: files, batchSize: 1) { count, _ in
+                done.withLock { $0.append(count) }
+                if count == 1 { _ = cancelled.wait(timeout: .now() + 60) }
+            }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while done.withLock({ $0.isEmpty }), Date() < deadline { try await Task.sleep(nanoseconds: 5_000_000) }
+        XCTAssertEqual(done.withLock { $0 }, [1], "the first image should be done by now")
+        task.cancel()
+        cancelled.signal()
+        let result = await asyncOutcome { _ = try await task.value }
+        XCTAssertEqual(result, "cancelled")
+        XCTAssertEqual(done.withLock { $0 }, [1], "no image after the cancellation (of \(files.count))")
+
+        let again = try await facenet.embed(files: files, batchSize: 1)
+        XCTAssertEqual(again.filter { (try? $0.result.get()) != nil }.count, files.count)
+        assertSameResults(again, syncEmbed(facenet, files, batchSize: 1))
+    }
+
+    /// A task cancelled before the call: every async call throws `CancellationError` before
+    /// any work (no progress call), and the instance still works.
+    func testCallsFromACancelledTaskThrowCancellationErrorBeforeAnyWork() async throws {
+        let facenet = try smallFaceNet()
+        let a = Paths.fixture("images/jpeg_baseline_420.jpg")
+        let progressCalls = LockedValue(0)
+        let task = Task { () -> [String] in
+            while !Task.isCancelled { await Task.yield() }
+            return [
+                await asyncOutcome {
+                    _ = try await facenet.embed(files: [a, a], progress: { _, _ in progressCalls.withLock { $0 += 1 } })
+                },
+                await asyncOutcome { _ = try await facenet.embed(file: a) },
+                await asyncOutcome { _ = try await facenet.verify(a, a) },
+                await asyncOutcome { _ = try await facenet.detectFaces(file: a) },
+            ]
+        }
+        task.cancel()
+        let outcomes = await task.value
+        XCTAssertEqual(outcomes, ["cancelled", "cancelled", "cancelled", "cancelled"])
+        XCTAssertEqual(progressCalls.withLock { $0 }, 0)
+        let verdict = try await facenet.verify(a, a)
+        XCTAssertEqual(verdict.distance, 0, accuracy: 1e-6)
+    }
+}
+
+/// What an async call ended with: "finished", "cancelled" or the error's message.
+private func asyncOutcome(_ call: () async throws -> Void) async -> String {
+    do {
+        try await call()
+        return "finished"
+    } catch is CancellationError {
+        return "cancelled"
+    } catch {
+        return "\(error)"
     }
 }

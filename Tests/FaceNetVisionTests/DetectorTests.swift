@@ -296,7 +296,8 @@ final class DetectorTests: XCTestCase {
         let grey = try RGBImage(width: 64, height: 48, pixels: [UInt8](repeating: 90, count: 64 * 48 * 3))
         XCTAssertThrowsError(try extraction.faceImage(grey, source: "grey.png")) { error in
             XCTAssertEqual(error as? FaceNetError, .noFaceFound(path: "grey.png"))
-            XCTAssertEqual(String(describing: error), "grey.png: no face found")
+            XCTAssertEqual(String(describing: error), "grey.png: no face found; if the images are face crops already, "
+                               + "skip detection (`--detector skip`, or `extraction: .skip` in Swift)")
         }
         XCTAssertEqual(try FaceExtraction.skip.faceImage(grey, source: "grey.png"), grey)
     }

@@ -12,6 +12,9 @@ public enum KerasJSONReader {
     /// before reading, and no more than one byte past the limit is ever read (a FIFO or a
     /// device reports size 0).
     public static func read(path: String, maxFileBytes: Int = defaultMaxFileBytes) throws -> ModelTopology {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FaceNetError.noSuchFile(path, advice: "check the topology path (`--topology`, `topologyPath:`)")
+        }
         let data: Data
         do {
             let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0

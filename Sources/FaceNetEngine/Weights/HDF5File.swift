@@ -466,7 +466,8 @@ package final class HDF5File {
     private static func checkSignature(path: String) throws -> Int {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FaceNetError.unreadableFile(path: path, reason: "no such file")
+            throw FaceNetError.noSuchFile(path, advice: "check the weights path (`--weights`, `weightsPath:`); "
+                + "the facenet512-casia preset's weights come from `bash Scripts/fetch-weights.sh` in a FaceNetSwift checkout")
         }
         guard !isDirectory.boolValue else {
             throw FaceNetError.unreadableFile(path: path, reason: "is a directory, not an HDF5 file")

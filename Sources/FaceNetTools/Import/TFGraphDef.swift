@@ -123,7 +123,7 @@ public struct TFGraphDef: Sendable {
     private static func readFile(_ path: String) throws -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FaceNetError.unreadableFile(path: path, reason: "no such file")
+            throw FaceNetError.noSuchFile(path, advice: "check the GraphDef path")
         }
         guard !isDirectory.boolValue else {
             throw FaceNetError.unreadableFile(path: path, reason: "is a directory, not a GraphDef file")

@@ -83,7 +83,7 @@ public enum ImageDecoder {
     private static func readFile(path: String, maxBytes: Int) throws -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FaceNetError.unreadableFile(path: path, reason: "no such file")
+            throw FaceNetError.noSuchFile(path, advice: "check the image path")
         }
         guard !isDirectory.boolValue else {
             throw FaceNetError.unreadableFile(path: path, reason: "is a directory, not an image file")
