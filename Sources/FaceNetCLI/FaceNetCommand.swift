@@ -9,7 +9,7 @@ struct FaceNetCommand: ParsableCommand {
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
         subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, BenchDetectCommand.self,
-                      ImportTFCommand.self, ValidateWeightsCommand.self])
+                      ImportTFCommand.self, WeightsCommand.self, ValidateWeightsCommand.self])
 }
 
 /// The model source the engine commands take: a preset, or a weights file and the topology

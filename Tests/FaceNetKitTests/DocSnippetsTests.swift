@@ -10,6 +10,11 @@ import FaceNetTestSupport
 /// through Scripts/test.sh) and skip without them. They check that the snippets run; what
 /// the numbers should be is the business of the other tests.
 final class DocSnippetsTests: XCTestCase {
+    override func setUp() {
+        super.setUp()
+        Paths.useCloneWeightsDirectoryUnlessSet()
+    }
+
     /// The preset's weights file, or a skip naming what is missing.
     private func presetWeights() throws -> String {
         do {

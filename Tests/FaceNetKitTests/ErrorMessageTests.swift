@@ -13,6 +13,7 @@ final class ErrorMessageTests: XCTestCase {
     /// One value of every case.
     private static let everyCase: [FaceNetError] = [
         .unreadableFile(path: "w.h5", reason: "no such file"),
+        .unwritableFile(path: "out/a.png", reason: "no such directory"),
         .invalidTopology(path: "t.json", layer: "conv", reason: "no kernel_size"),
         .unsupportedLayer(path: "t.json", layer: "dw", className: "DepthwiseConv2D", reason: "no kernel"),
         .invalidWeights(path: "w.h5", layer: nil, reason: "truncated"),
@@ -36,6 +37,7 @@ final class ErrorMessageTests: XCTestCase {
     private static func name(_ error: FaceNetError) -> String {
         switch error {
         case .unreadableFile: return "unreadableFile"
+        case .unwritableFile: return "unwritableFile"
         case .invalidTopology: return "invalidTopology"
         case .unsupportedLayer: return "unsupportedLayer"
         case .invalidWeights: return "invalidWeights"
@@ -59,7 +61,7 @@ final class ErrorMessageTests: XCTestCase {
     /// Before: `localizedDescription` was Foundation's "The operation could not be
     /// completed. (FaceNetKit.FaceNetError error 16.)".
     func testLocalizedDescriptionIsTheMessageForEveryCase() {
-        XCTAssertEqual(Set(Self.everyCase.map(Self.name)).count, 18, "one value of each case")
+        XCTAssertEqual(Set(Self.everyCase.map(Self.name)).count, 19, "one value of each case")
         for error in Self.everyCase {
             let message = error.description
             XCTAssertFalse(message.isEmpty, Self.name(error))
@@ -86,7 +88,7 @@ final class ErrorMessageTests: XCTestCase {
                 path: "no-such-dir/weights.h5",
                 reason: "no such file (relative to the working directory \(cwd)); check the weights path "
                     + "(`--weights`, `weightsPath:`); the facenet512-casia preset's weights come from "
-                    + "`bash Scripts/fetch-weights.sh` in a FaceNetSwift checkout"))
+                    + "`facenet weights fetch`"))
             XCTAssertTrue(error.localizedDescription.hasPrefix("no-such-dir/weights.h5: cannot read: no such file"),
                           error.localizedDescription)
         }
@@ -110,14 +112,11 @@ final class ErrorMessageTests: XCTestCase {
                 XCTAssertTrue(hint.contains(fragment), "\(preset): '\(fragment)' not in: \(hint)")
             }
         }
-        XCTAssertTrue(Preset.facenet512Casia.weightsHint.contains("bash Scripts/fetch-weights.sh"))
+        XCTAssertTrue(Preset.facenet512Casia.weightsHint.contains("`facenet weights fetch`"))
         // The hint is part of the error when the file is nowhere.
         let empty = try temporaryDirectory()
         let env = ["FACENET_WEIGHTS_DIR": empty.path, "HOME": "/nonexistent-home"]
-        if FileManager.default.fileExists(atPath: Paths.packageRoot.appendingPathComponent("Weights/facenet_weights.h5").path) {
-            throw XCTSkip("Weights/facenet_weights.h5 exists, so the preset finds it")
-        }
-        XCTAssertThrowsError(try Preset.facenet128.locateFiles(environment: env)) { error in
+        XCTAssertThrowsError(try Preset.facenet128.locateWeights(environment: env)) { error in
             XCTAssertTrue(error.localizedDescription.contains(Preset.facenet128.weightsHint), error.localizedDescription)
             XCTAssertTrue(error.localizedDescription.contains(empty.path), error.localizedDescription)
         }

@@ -116,8 +116,12 @@ final class FaceNetAPITests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let env = ["FACENET_WEIGHTS_DIR": dir.path, "HOME": "/nonexistent-home"]
-        XCTAssertEqual(Preset.searchDirectories(environment: env).first, dir.path)
-        XCTAssertEqual(Preset.searchDirectories(environment: env).last, Paths.packageRoot.appendingPathComponent("Weights").path)
+        // Only the user's directories: nothing through the build tree (#filePath).
+        XCTAssertEqual(Preset.searchDirectories(environment: env), [dir.path, "/nonexistent-home/.facenet/weights"])
+        XCTAssertEqual(Preset.searchDirectories(environment: ["HOME": "/h"]), ["/h/.facenet/weights"])
+        XCTAssertEqual(Preset.installDirectory(environment: env), dir.path)
+        XCTAssertEqual(Preset.installDirectory(environment: ["HOME": "/h"]), "/h/.facenet/weights")
+        XCTAssertNil(Preset.installDirectory(environment: [:]))
         // deepface's weights are the user's to supply: a clear error says where it looked.
         XCTAssertThrowsError(try Preset.facenet128.locateWeights(environment: env)) { error in
             XCTAssertTrue(String(describing: error).contains("facenet_weights.h5"), "\(error)")

@@ -68,6 +68,12 @@ package enum Paths {
 
     package static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
 
+    /// Points `$FACENET_WEIGHTS_DIR` at the clone's `Weights/` unless it is set (as the
+    /// scripts do): presets search only the user's directories, never the build tree.
+    package static func useCloneWeightsDirectoryUnlessSet() {
+        setenv("FACENET_WEIGHTS_DIR", packageRoot.appendingPathComponent("Weights").path, 0)
+    }
+
     /// A file from ../shared, or a skip with the reason when it is absent.
     package static func shared(_ relative: String) throws -> String {
         let path = shared.appendingPathComponent(relative).path

@@ -467,7 +467,7 @@ package final class HDF5File {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FaceNetError.noSuchFile(path, advice: "check the weights path (`--weights`, `weightsPath:`); "
-                + "the facenet512-casia preset's weights come from `bash Scripts/fetch-weights.sh` in a FaceNetSwift checkout")
+                + "the facenet512-casia preset's weights come from `facenet weights fetch`")
         }
         guard !isDirectory.boolValue else {
             throw FaceNetError.unreadableFile(path: path, reason: "is a directory, not an HDF5 file")

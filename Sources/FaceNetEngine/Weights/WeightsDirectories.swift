@@ -1,22 +1,21 @@
 import Foundation
 import FaceNetKernels
 
-/// Where models look for weight files, shared by the presets and the MTCNN detector.
+/// Where the presets look for weights files. Only the user's directories: nothing is
+/// looked up through the build tree, so an app that depends on the package and a
+/// `facenet` binary copied elsewhere behave the same. (In a clone, the scripts point
+/// `$FACENET_WEIGHTS_DIR` at `Weights/`.)
 package enum WeightsDirectories {
-    /// In order: `$FACENET_WEIGHTS_DIR`, `~/.facenet/weights`, then this package's own
-    /// `Weights/` (so it also works as a dependency built from source).
+    /// In order: `$FACENET_WEIGHTS_DIR`, `~/.facenet/weights`.
     package static func search(environment: [String: String]) -> [String] {
         var dirs: [String] = []
         if let custom = environment["FACENET_WEIGHTS_DIR"], !custom.isEmpty { dirs.append(custom) }
         if let home = environment["HOME"], !home.isEmpty { dirs.append(home + "/.facenet/weights") }
-        dirs.append(packageWeightsDirectory)
         return dirs
     }
 
-    /// `Weights/` of the package this source file was built from
-    /// (Sources/FaceNetEngine/Weights/ → the package root).
-    static var packageWeightsDirectory: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Weights").path
+    /// Where fetched weights go by default: the first of `search`.
+    package static func install(environment: [String: String]) -> String? {
+        search(environment: environment).first
     }
 }
