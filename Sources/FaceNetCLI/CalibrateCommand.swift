@@ -16,6 +16,8 @@ struct CalibrateCommand: ParsableCommand {
 
     @OptionGroup var face: FaceOptions
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     @Option(help: "Folds for cross-validation.")
     var folds: Int = 10
 
@@ -36,11 +38,12 @@ struct CalibrateCommand: ParsableCommand {
         }
         for name in missing.sorted() { printError("\(name): no image with this stem in \(imageDirectory)") }
         let files = Array(Set(needed)).sorted()
-        let progress = Progress()
+        let progress = progressOptions.reporter(total: files.count, what: "embedded")
         var embeddings: [String: [Float]] = [:]
         var failed = !missing.isEmpty
         for (file, result) in facenet.embed(files: files, l2Normalize: face.l2, batchSize: face.batch, progress: {
-            progress.update($0, $1, "embedded")
+            progress.update($0)
+            _ = $1
         }) {
             switch result {
             case .success(let e): embeddings[PairsFile.stem(file)] = e

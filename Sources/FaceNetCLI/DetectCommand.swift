@@ -64,6 +64,8 @@ struct DetectCommand: ParsableCommand {
         return values
     }
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     func run() throws {
         var options = MTCNNOptions()
         options.minFaceSize = minFaceSize
@@ -83,7 +85,10 @@ struct DetectCommand: ParsableCommand {
             }
         }
         var failures = 0
-        for file in files {
+        let progress = progressOptions.reporter(total: files.count, what: "detected")
+        for (index, file) in files.enumerated() {
+            defer { progress.update(index + 1) }
+            progress.clear()  // results go to stdout, which shares the terminal with the bar
             do {
                 let image = try ImageDecoder.decode(path: file)
                 let faces: [DetectedFace]

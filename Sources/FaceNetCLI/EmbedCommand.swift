@@ -19,13 +19,15 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "JSON lines: {\"file\", \"embedding\"} per image, {\"file\", \"error\"} per failure.")
     var json = false
 
+    @OptionGroup var progressOptions: ProgressOptions
+
     func run() throws {
         let facenet = try face.load()
         let files = expandImagePaths(images)
         guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }
-        let progress = Progress()
-        let results = facenet.embed(files: files, l2Normalize: face.l2, batchSize: face.batch) { done, total in
-            progress.update(done, total, "embedded")
+        let progress = progressOptions.reporter(total: files.count, what: "embedded")
+        let results = facenet.embed(files: files, l2Normalize: face.l2, batchSize: face.batch) { done, _ in
+            progress.update(done)
         }
         var lines: [String] = []
         var failures = 0

@@ -149,17 +149,6 @@ func fileErrorLine(_ file: String, _ error: Error) -> String {
     return message.hasPrefix(file + ":") ? message : "\(file): \(message)"
 }
 
-/// A progress line on stderr, only when stderr is a terminal.
-struct Progress {
-    let enabled = isatty(2) != 0
-
-    func update(_ done: Int, _ total: Int, _ what: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\(what) \(done)/\(total)".utf8))
-        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
-
 /// A JSON string literal.
 func jsonString(_ s: String) -> String {
     var out = "\""

@@ -13,6 +13,21 @@ final class DetectionCLITests: CLITestCase {
         return (try XCTUnwrap(number(entry["width"]).map(Int.init)), try XCTUnwrap(number(entry["height"]).map(Int.init)), faces)
     }
 
+    /// `detect` over several photos reports progress on stderr per photo (stdout unchanged).
+    func testDetectProgressPerPhoto() throws {
+        let photos = [CLIPaths.package("Docs/samples/img5.jpg"), CLIPaths.package("Docs/samples/img6.jpg")]
+        let result = try facenet(["detect", "--json", "--progress-interval", "0"] + photos, timeout: 90)
+        assertSucceeded(result)
+        XCTAssertEqual(result.stdoutLines.count, 2, result.transcript)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, result.transcript)
+        XCTAssertTrue(lines.first?.hasPrefix("detected 1/2 (50%), ") ?? false, result.transcript)
+        XCTAssertTrue(lines.last?.hasPrefix("detected 2/2 (100%), ") ?? false, result.transcript)
+        let quiet = try facenet(["detect", "--json", "-q"] + photos, timeout: 90)
+        XCTAssertEqual(quiet.stderr, "", quiet.transcript)
+        XCTAssertEqual(quiet.stdout, result.stdout)
+    }
+
     /// The four faces of a group photo, each within a pixel of the package's box, largest
     /// first, with five landmarks inside the box; `--draw` writes a JPEG of the photo.
     func testDetectFindsTheFacesThePythonPackageFinds() throws {

@@ -22,6 +22,31 @@ final class FaceCommandsCLITests: CLITestCase {
         }
     }
 
+    // MARK: progress
+
+    /// Progress goes to stderr only: a plain line per update with `--progress-interval 0`
+    /// when stderr is not a terminal (count, percent, rate, time left or taken), nothing
+    /// under `--quiet`, and stdout the same either way.
+    func testEmbedProgressOnStderrAndQuiet() throws {
+        let model = try tinyFaceModelFlags()
+        let paths = try pipelineCases().map(\.path)
+        let files = paths + paths + [paths[0]]  // 5 images, one per batch
+        let plain = try facenet(["embed", "--batch", "1", "--progress-interval", "0"] + model + files)
+        assertSucceeded(plain)
+        let lines = plain.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 5, plain.transcript)
+        for (n, line) in lines.enumerated() {
+            XCTAssertTrue(line.hasPrefix("embedded \(n + 1)/5 (\(100 * (n + 1) / 5)%), "), line)
+            XCTAssertTrue(line.contains(" img/s"), line)
+            XCTAssertTrue(line.hasSuffix(n < 4 ? " left" : " s"), line)
+        }
+        let quiet = try facenet(["embed", "--batch", "1", "--quiet"] + model + files)
+        assertSucceeded(quiet)
+        XCTAssertEqual(quiet.stderr, "", quiet.transcript)
+        XCTAssertEqual(quiet.stdout, plain.stdout)
+        assertUsageError(try facenet(["embed", "--progress-interval", "-1"] + model + files), mentions: ["--progress-interval"])
+    }
+
     // MARK: embed
 
     func testEmbedJSONMatchesKeras() throws {
