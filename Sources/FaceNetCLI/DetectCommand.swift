@@ -128,13 +128,16 @@ struct DetectCommand: ParsableCommand {
     }
 
     static func jsonLine(file: String, faces: [DetectedFace]) -> String {
-        let items = faces.map { face -> String in
-            let l = face.landmarks
-            let landmarks = "{\"left_eye\": \(point(l.leftEye)), \"right_eye\": \(point(l.rightEye)), \"nose\": \(point(l.nose)), "
-                + "\"mouth_left\": \(point(l.mouthLeft)), \"mouth_right\": \(point(l.mouthRight))}"
-            return "{\"box\": \(face.box.roundedXYWH), \"confidence\": \(face.confidence), \"landmarks\": \(landmarks)}"
-        }
-        return "{\"file\": \(jsonString(file)), \"faces\": [\(items.joined(separator: ", "))]}"
+        "{\"file\": \(jsonString(file)), \"faces\": [\(faces.map { faceJSON($0) }.joined(separator: ", "))]}"
+    }
+
+    /// `{"box": [x, y, w, h], "confidence": c, "landmarks": {…}` + `fields` + `}`, as
+    /// `detect --json`, `embed --max-faces` and `verify --json` write a face.
+    static func faceJSON(_ face: DetectedFace, fields: String = "") -> String {
+        let l = face.landmarks
+        let landmarks = "{\"left_eye\": \(point(l.leftEye)), \"right_eye\": \(point(l.rightEye)), \"nose\": \(point(l.nose)), "
+            + "\"mouth_left\": \(point(l.mouthLeft)), \"mouth_right\": \(point(l.mouthRight))}"
+        return "{\"box\": \(face.box.roundedXYWH), \"confidence\": \(face.confidence), \"landmarks\": \(landmarks)\(fields)}"
     }
 
     static func textLines(file: String, faces: [DetectedFace]) -> String {

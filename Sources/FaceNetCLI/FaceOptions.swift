@@ -62,6 +62,9 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Which face of each photo, counting from the largest (0).")
     var face: Int = 0
 
+    @Flag(help: "Embed the whole image when the detector finds no face (deepface's enforce_detection=False), instead of failing.")
+    var fallbackWholeImage = false
+
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
@@ -76,14 +79,18 @@ struct FaceOptions: ParsableArguments {
         if margin < 0 { throw ValidationError("--margin must not be negative") }
         if face < 0 { throw ValidationError("--face must not be negative") }
         if detector == .skip, align != .none { throw ValidationError("--align needs a detector (not --detector skip)") }
+        if detector == .skip, fallbackWholeImage { throw ValidationError("--fallback-whole-image needs a detector (not --detector skip)") }
     }
 
     /// How photos become faces, from --detector, --align and --margin.
     func extraction(engineOptions: EngineOptions) throws -> FaceExtraction {
         switch detector {
         case .skip: return .skip
-        case .mtcnn: return try .mtcnn(alignment: align, margin: margin, faceIndex: face, verification: check.verification,
-                                       engineOptions: engineOptions)
+        case .mtcnn:
+            var extraction = try FaceExtraction.mtcnn(alignment: align, margin: margin, faceIndex: face,
+                                                      verification: check.verification, engineOptions: engineOptions)
+            extraction.fallbackToWholeImage = fallbackWholeImage
+            return extraction
         }
     }
 

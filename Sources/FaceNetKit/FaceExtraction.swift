@@ -13,12 +13,18 @@ public struct FaceExtraction: Sendable {
     public var margin: Int
     /// Which face, counting from the largest (0).
     public var faceIndex: Int
+    /// When the detector finds no face, embed the whole image instead of failing with
+    /// `noFaceFound` (deepface's `enforce_detection=False`). Off by default: a photo with no
+    /// face usually is a mistake worth hearing about.
+    public var fallbackToWholeImage: Bool
 
-    public init(detector: MTCNN?, alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0) {
+    public init(detector: MTCNN?, alignment: FaceAlignment = .none, margin: Int = 16, faceIndex: Int = 0,
+                fallbackToWholeImage: Bool = false) {
         self.detector = detector
         self.alignment = alignment
         self.margin = margin
         self.faceIndex = faceIndex
+        self.fallbackToWholeImage = fallbackToWholeImage
     }
 
     /// No detection: the whole image is the face.
@@ -34,14 +40,36 @@ public struct FaceExtraction: Sendable {
     }
 
     /// The image to embed: the chosen face's crop (the largest by default), or the image
-    /// itself without a detector. `source` names the image in the errors.
+    /// itself without a detector (or, with `fallbackToWholeImage`, when none is found).
+    /// `source` names the image in the errors.
     public func faceImage(_ image: RGBImage, source: String) throws -> RGBImage {
-        guard let detector else { return image }
+        try chosenFace(image, source: source).image
+    }
+
+    /// `faceImage`, with the face it came from (nil for the whole image) and how many the
+    /// detector found.
+    func chosenFace(_ image: RGBImage, source: String) throws -> (image: RGBImage, face: DetectedFace?, found: Int) {
+        guard let detector else { return (image, nil, 0) }
         let faces = try detector.detect(image)
+        if faces.isEmpty, fallbackToWholeImage { return (image, nil, 0) }
         guard !faces.isEmpty else { throw FaceNetError.noFaceFound(path: source) }
         guard faceIndex >= 0, faceIndex < faces.count else {
             throw FaceNetError.invalidImage(path: source, reason: "face \(faceIndex) asked for, but only \(faces.count) found (0 is the largest)")
         }
-        return try FaceCrop.extract(image, face: faces[faceIndex], margin: margin, alignment: alignment)
+        let face = faces[faceIndex]
+        return (try FaceCrop.extract(image, face: face, margin: margin, alignment: alignment), face, faces.count)
+    }
+
+    /// Every face's crop with its detection, largest first, at most `maxFaces` (all when
+    /// nil); without a detector (or, with `fallbackToWholeImage`, when none is found) the
+    /// whole image with no detection.
+    func allFaces(_ image: RGBImage, source: String, maxFaces: Int?) throws -> [(image: RGBImage, face: DetectedFace?)] {
+        guard let detector else { return [(image, nil)] }
+        let faces = try detector.detect(image)
+        if faces.isEmpty, fallbackToWholeImage { return [(image, nil)] }
+        guard !faces.isEmpty else { throw FaceNetError.noFaceFound(path: source) }
+        return try faces.prefix(maxFaces ?? faces.count).map {
+            (try FaceCrop.extract(image, face: $0, margin: margin, alignment: alignment), $0)
+        }
     }
 }

@@ -80,10 +80,36 @@ public final class FaceNet: Sendable {
     /// largest face is cut out first, and the preprocessing's `crop` is not applied (the
     /// face box is the crop). `source` names the image in errors.
     public func prepare(_ image: RGBImage, source: String = "image") throws -> [Float] {
-        guard extraction.detector != nil else { return try Preprocessor.prepare(image, options: preprocessing) }
+        try prepareFace(image, source: source).input
+    }
+
+    /// `prepare`, with the face used (nil: the whole image) and how many were found.
+    func prepareFace(_ image: RGBImage, source: String) throws -> (input: [Float], face: DetectedFace?, found: Int) {
+        let chosen = try extraction.chosenFace(image, source: source)
+        return (try prepareCrop(chosen.image, isFace: chosen.face != nil), chosen.face, chosen.found)
+    }
+
+    /// The model input for a face crop (its box is the crop: the preprocessing's `crop` is
+    /// not applied) or for a whole image (the preprocessing as it is).
+    private func prepareCrop(_ image: RGBImage, isFace: Bool) throws -> [Float] {
         var options = preprocessing
-        options.crop = .none
-        return try Preprocessor.prepare(try extraction.faceImage(image, source: source), options: options)
+        if isFace { options.crop = .none }
+        return try Preprocessor.prepare(image, options: options)
+    }
+
+    /// Every face of an image file, largest first (at most `maxFaces`; all when nil), each
+    /// with its detection and embedding. Without a detector, or with
+    /// `FaceExtraction.fallbackToWholeImage` when none is found, one entry for the whole
+    /// image (`face` nil). Throws `noFaceFound` otherwise when there is no face.
+    public func embedFaces(file path: String, maxFaces: Int? = nil, l2Normalize: Bool = false) throws -> [FaceEmbedding] {
+        if let maxFaces, maxFaces < 1 { throw FaceNetError.invalidArgument("maxFaces must be at least 1 (it is \(maxFaces))") }
+        let image = try ImageDecoder.decode(path: path, limits: imageLimits)
+        let faces = try namingFile(path) { try extraction.allFaces(image, source: path, maxFaces: maxFaces) }
+        var scalars: [Float] = []
+        for face in faces { scalars += try namingFile(path) { try prepareCrop(face.image, isFace: face.face != nil) } }
+        let batch = try Tensor(shape: [faces.count, preprocessing.size, preprocessing.size, 3], scalars: scalars)
+        let rows = try embed(prepared: batch, l2Normalize: l2Normalize)
+        return zip(faces, rows).map { FaceEmbedding(face: $0.face, embedding: $1) }
     }
 
     /// The faces in an image file, largest first (empty without a detector).
@@ -100,9 +126,19 @@ public final class FaceNet: Sendable {
 
     /// Decodes and prepares one image file; every error names the file.
     public func prepare(file path: String) throws -> [Float] {
+        try prepareFace(file: path).input
+    }
+
+    /// `prepare(file:)`, with the face used and how many were found.
+    func prepareFace(file path: String) throws -> (input: [Float], face: DetectedFace?, found: Int) {
         let image = try ImageDecoder.decode(path: path, limits: imageLimits)
+        return try namingFile(path) { try prepareFace(image, source: path) }
+    }
+
+    /// Runs `body`; its errors come out naming `path` (as `invalidImage` unless they do already).
+    private func namingFile<R>(_ path: String, _ body: () throws -> R) throws -> R {
         do {
-            return try prepare(image, source: path)
+            return try body()
         } catch let error as FaceNetError {
             switch error {
             case .noFaceFound, .invalidImage(path, _): throw error  // already name the file
@@ -222,6 +258,12 @@ public final class FaceNet: Sendable {
         public let metric: DistanceMetric
         /// `distance ≤ threshold`.
         public let verified: Bool
+        /// The face compared in each image (nil: the whole image, or embeddings given).
+        public var faces: [DetectedFace?] = []
+        /// How many faces the detector found in each image (0 without a detector): more
+        /// than one means the choice (`FaceExtraction.faceIndex`, the largest by default)
+        /// mattered.
+        public var facesFound: [Int] = []
     }
 
     /// The threshold for a metric: the given one, else the weight set's. Throws
@@ -254,12 +296,16 @@ public final class FaceNet: Sendable {
                      checkpoint: () throws -> Void) throws -> Verification {
         let t = try self.threshold(for: metric, override: threshold)
         try checkpoint()
-        let first = try prepare(file: fileA)
+        let first = try prepareFace(file: fileA)
         try checkpoint()
-        let inputs = first + (try prepare(file: fileB))
+        let second = try prepareFace(file: fileB)
         try checkpoint()
+        let inputs = first.input + second.input
         let e = try embed(prepared: try Tensor(shape: [2, preprocessing.size, preprocessing.size, 3], scalars: inputs))
-        return try verify(embeddings: e[0], e[1], metric: metric, threshold: t)
+        var result = try verify(embeddings: e[0], e[1], metric: metric, threshold: t)
+        result.faces = [first.face, second.face]
+        result.facesFound = [first.found, second.found]
+        return result
     }
 }
 
@@ -287,4 +333,11 @@ final class SessionPool: Sendable {
         }
         return try body(box.session)
     }
+}
+
+/// One face of a photo and its embedding (`FaceNet.embedFaces(file:maxFaces:l2Normalize:)`).
+public struct FaceEmbedding: Sendable, Equatable {
+    /// The detection (box, confidence, landmarks); nil when the whole image was embedded.
+    public let face: DetectedFace?
+    public let embedding: [Float]
 }

@@ -13,6 +13,45 @@ final class DetectionCLITests: CLITestCase {
         return (try XCTUnwrap(number(entry["width"]).map(Int.init)), try XCTUnwrap(number(entry["height"]).map(Int.init)), faces)
     }
 
+    /// `embed --max-faces`: every face of the group photo, largest first, each with the box
+    /// `detect` gives and its own embedding; `verify` names the faces it compared and warns
+    /// about the photo holding four (tiny model, built-in MTCNN).
+    func testEveryFaceInEmbedAndVerify() throws {
+        let model = try tinyFaceModelFlags().dropLast(2) + ["--detector", "mtcnn"]  // the flags end in --detector skip
+        let photo = CLIPaths.fixture("mtcnn_stages/group.jpg"), single = CLIPaths.package("Docs/samples/img5.jpg")
+        let detected = try jsonLines(try facenet(["detect", "--json", photo], timeout: 90)).first?["faces"] as? [[String: Any]]
+        let boxes = try XCTUnwrap(detected).map { $0["box"] as? [Int] }
+        XCTAssertEqual(boxes.count, 4)
+        let embedded = try facenet(["embed", "--json", "--max-faces", "3", photo] + model, timeout: 90)
+        assertSucceeded(embedded)
+        let lines = try jsonLines(embedded)
+        XCTAssertEqual(lines.count, 1, "one object per photo")
+        let faces = try XCTUnwrap(lines.first?["faces"] as? [[String: Any]])
+        XCTAssertEqual(faces.map { $0["box"] as? [Int] }, Array(boxes.prefix(3)))
+        let embeddings = try faces.map { try XCTUnwrap(floats($0["embedding"])) }
+        XCTAssertEqual(Set(embeddings.map { $0.map(\.bitPattern) }).count, 3, "three different embeddings")
+        let text = try facenet(["embed", "--max-faces", "2", photo, single] + model, timeout: 90)
+        assertSucceeded(text)
+        XCTAssertEqual(text.stdoutLines.map { $0.split(separator: "\t").prefix(2).joined(separator: "\t") },
+                       ["\(photo)\tface 0 \(boxes[0] ?? [])", "\(photo)\tface 1 \(boxes[1] ?? [])",
+                        "\(single)\tface 0 [89, 102, 185, 253]"])
+
+        let verified = try facenet(["verify", "--json", "--threshold", "1", photo, single] + model, timeout: 90)
+        assertSucceeded(verified)
+        let result = try XCTUnwrap(jsonLines(verified).first)
+        let used = try XCTUnwrap(result["faces"] as? [[String: Any]])
+        XCTAssertEqual(used.map { $0["faces_found"] as? Int }, [4, 1])
+        XCTAssertEqual(used.first?["box"] as? [Int], boxes[0])
+        XCTAssertEqual((result["warnings"] as? [String])?.count, 1, verified.transcript)
+        XCTAssertTrue(verified.stderr.contains("group.jpg: 4 faces found; compared face 0"), verified.transcript)
+        for key in ["distance", "threshold", "verified"] { XCTAssertNotNil(result[key], key) }
+
+        assertUsageError(try facenet(["embed", "--max-faces", "0", photo] + model), mentions: ["--max-faces"])
+        assertUsageError(try facenet(["embed", "--max-faces", "2", "--face", "1", photo] + model), mentions: ["--max-faces", "--face"])
+        assertUsageError(try facenet(["embed", "--fallback-whole-image", photo] + model.dropLast(2) + ["--detector", "skip"]),
+                         mentions: ["--fallback-whole-image"])
+    }
+
     /// `detect` over several photos reports progress on stderr per photo (stdout unchanged).
     func testDetectProgressPerPhoto() throws {
         let photos = [CLIPaths.package("Docs/samples/img5.jpg"), CLIPaths.package("Docs/samples/img6.jpg")]

@@ -67,19 +67,8 @@ final class PipelineOracleTests: XCTestCase {
     /// 122×108, and every layer before the global average pool works at any size, so only
     /// the input layer changes (the script does the same in Keras). Layers stay in file order.
     private func tinyFaceNet(_ m: Manifest) throws -> FaceNet {
-        let read = try KerasJSONReader.read(path: Paths.fixture(m.model.topology))
-        let size = m.model.input_size
-        var layers: [LayerNode] = []
-        for name in read.fileOrder {
-            var layer = try XCTUnwrap(read.layer(named: name))
-            if read.inputNames.contains(name) { layer.kind = .input(shape: [size, size, 3]) }
-            layers.append(layer)
-        }
-        XCTAssertEqual(read.outputNames, [m.model.output])
-        let topology = try ModelTopology(name: read.name, dialect: read.dialect, layers: layers, inputNames: read.inputNames,
-                                         outputNames: read.outputNames, source: read.source + " (input \(size)×\(size))")
-        let weights = try KerasWeightsReader.load(path: Paths.fixture(m.model.weights), specs: try topology.weightSpecs())
-        let model = try Model(topology: topology, weights: weights)
+        let model = try TinyFaceNetModel.load(topology: m.model.topology, weights: m.model.weights, size: m.model.input_size)
+        XCTAssertEqual(model.topology.outputNames, [m.model.output])
         return try FaceNet(model: model, preprocessing: defaultOptions(m), extraction: .skip)
     }
 

@@ -48,3 +48,23 @@ package enum WeightsHelperLocator {
         throw XCTSkip(reason)
     }
 }
+
+/// The tiny FaceNet of `Fixtures/tiny` at a square input size: the committed topology takes
+/// 122×108, and every layer before the global average pool works at any size, so only the
+/// input layer changes. Layers stay in file order.
+package enum TinyFaceNetModel {
+    package static func load(topology: String = "tiny/topology_keras22.json", weights: String = "tiny/weights_tfkeras.h5",
+                             size: Int) throws -> Model {
+        let read = try KerasJSONReader.read(path: Paths.fixture(topology))
+        var layers: [LayerNode] = []
+        for name in read.fileOrder {
+            guard var layer = read.layer(named: name) else { throw FaceNetError.unknownLayer(name: name) }
+            if read.inputNames.contains(name) { layer.kind = .input(shape: [size, size, 3]) }
+            layers.append(layer)
+        }
+        let topology = try ModelTopology(name: read.name, dialect: read.dialect, layers: layers, inputNames: read.inputNames,
+                                         outputNames: read.outputNames, source: read.source + " (input \(size)×\(size))")
+        return try Model(topology: topology, weights: try KerasWeightsReader.load(path: Paths.fixture(weights),
+                                                                                   specs: try topology.weightSpecs()))
+    }
+}
