@@ -28,9 +28,15 @@ let package = Package(
     dependencies: [.package(url: "file://$work/FaceNetSwift", from: "0.1.0")],
     targets: [
         .executableTarget(name: "consumer", dependencies: [.product(name: "FaceNetKit", package: "FaceNetSwift")]),
-    ]
+    ] + ["verify-photos", "embed-folder", "group-faces", "layer-outputs"].map { name in
+        // Examples/'s programs, built against the tag as an app would build them.
+        .executableTarget(name: name, dependencies: [.product(name: "FaceNetKit", package: "FaceNetSwift")],
+                          path: "Examples/\(name)")
+    }
 )
 MANIFEST
+mkdir -p "$work/consumer/Examples"
+for example in "$root"/Examples/Sources/*/; do cp -R "$example" "$work/consumer/Examples/"; done
 cat > "$work/consumer/Sources/consumer/main.swift" <<'SWIFT'
 import FaceNetKit
 
@@ -63,3 +69,6 @@ echo "consumer-check: resolved FaceNetSwift by tag and built in debug in $((SECO
 start=$SECONDS
 FACENET_WEIGHTS_DIR="$root/Weights" .build/debug/consumer "$root/Docs/samples/img5.jpg" "$root/Docs/samples/img6.jpg"
 echo "consumer-check: ran in $((SECONDS - start)) s (debug build)"
+# Two of the examples, run: every face of the group photo, and inner layers by name.
+FACENET_WEIGHTS_DIR="$root/Weights" .build/debug/group-faces "$root/Tests/Fixtures/mtcnn_stages/group.jpg"
+.build/debug/layer-outputs "$root/Weights/facenet512_casia.h5" "$root/Docs/samples/img5.jpg"
