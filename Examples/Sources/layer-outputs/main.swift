@@ -1,6 +1,7 @@
 // The lower level: load any Keras FaceNet, prepare one photo as the preset does, and read
 // inner layers by name, with a planned session as repeated calls would use.
 import FaceNetKit
+import Foundation
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {

@@ -1,6 +1,7 @@
 // Are two photos the same person? The largest face of each, FaceNet-512 (CASIA), the
 // weights' own threshold; says which faces it compared.
 import FaceNetKit
+import Foundation
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {
@@ -9,7 +10,7 @@ guard arguments.count == 3 else {
 }
 do {
     let facenet = try FaceNet(preset: .facenet512Casia)
-    let result = try await facenet.verify(arguments[1], arguments[2])
+    let result = try facenet.verify(arguments[1], arguments[2])
     print(result.verified ? "same person" : "different people",
           "(\(result.metric.rawValue) distance \(result.distance), threshold \(result.threshold))")
     for (file, (face, found)) in zip(arguments[1...], zip(result.faces, result.facesFound)) {
