@@ -1,4 +1,4 @@
-import Crypto
+internal import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

