@@ -546,7 +546,8 @@ def run_engine(binary, cfg, cache, timeout, embeddings=True):
             raise RuntimeError("facenet bench reported batch %s, asked for %d" % (js["batch"], b))
         res["batches"][str(b)] = {"ms_per_image": float(js["ms_per_image"]), "runs": runs,
                                   "bench": js}
-        res["bench_stdout"][str(b)] = lines[:-1]
+        # `--json`: stdout holds only the JSON object; the human report is on stderr.
+        res["bench_stdout"][str(b)] = [l for l in p.stderr.splitlines() if l.strip()]
         res["threads"] = js.get("threads")
         res["blas_core"] = js.get("blas_core")
         res["gemm"] = js.get("gemm")

@@ -25,8 +25,8 @@ struct BenchDetectCommand: ParsableCommand {
     @Option(help: "Model preset for the end-to-end time (skipped when its weights are missing).")
     var model: Preset = .facenet512Casia
 
-    @Flag(help: "End with one JSON object per photo.")
-    var json = false
+    /// `--json`: one object per photo; the report goes to stderr.
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var check: WeightsCheckOptions
 
@@ -43,15 +43,19 @@ struct BenchDetectCommand: ParsableCommand {
                                              verification: check.verification, options: engineOptions)
         check.warnAboutMismatches(detector.models + (facenet.map { [$0.model] } ?? []))
         if facenet == nil { printError("no \(model.rawValue) weights: end-to-end time skipped") }
-        print(engineOptions.gemm.note)
-        print("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")
+        output.say(engineOptions.gemm.note)
+        output.say("\(try BLASInfo.selection().note); \(ProcessInfo.processInfo.activeProcessorCount) processors")
         for photo in photos {
             let image = try ImageDecoder.decode(path: photo)
             var runs: [MTCNNTimings] = []
             var faces: [DetectedFace] = []
             for i in 0...iterations {
                 var t = MTCNNTimings()
-                faces = try detector.detect(image, timings: &t)
+                do {
+                    faces = try detector.detect(image, timings: &t)
+                } catch FaceNetError.invalidArgument(let reason) {
+                    throw FaceNetError.invalidImage(path: photo, reason: reason)  // e.g. smaller than the smallest face
+                }
                 if i > 0 { runs.append(t) }
             }
             let median = runs.sorted { $0.total < $1.total }[runs.count / 2]
@@ -70,21 +74,19 @@ struct BenchDetectCommand: ParsableCommand {
             // Wall-clock stages that add up to the total; the pyramid and P-Net CPU times are
             // summed over the threads that scan the levels in parallel, so they do not.
             let other = median.total - median.scan - median.rnet - median.onet
-            print("\(photo): \(image.width)×\(image.height) (\(String(format: "%.2f", megapixels)) MP), \(faces.count) face(s); "
+            output.say("\(photo): \(image.width)×\(image.height) (\(String(format: "%.2f", megapixels)) MP), \(faces.count) face(s); "
                 + "detect \(ms(median.total)) ms = pyramid + P-Net \(ms(median.scan)) "
                 + "(\(median.scales) scales, \(median.proposals) proposals) + R-Net \(ms(median.rnet)) (\(median.refined) kept) "
                 + "+ O-Net \(ms(median.onet)) + other \(ms(other)) (wall clock); "
                 + "CPU summed over threads: pyramid \(ms(median.pyramid)), P-Net \(ms(median.pnet))"
                 + (endToEnd.map { "; photo → embedding \(ms($0)) ms (decode, detect, crop, embed)" } ?? ""))
-            if json {
-                var fields = ["\"file\": \(jsonString(photo))", "\"width\": \(image.width)", "\"height\": \(image.height)",
-                              "\"detect_ms\": \(median.total * 1000)", "\"pyramid_pnet_ms\": \(median.scan * 1000)",
-                              "\"rnet_ms\": \(median.rnet * 1000)", "\"onet_ms\": \(median.onet * 1000)",
-                              "\"other_ms\": \(other * 1000)", "\"pyramid_cpu_ms\": \(median.pyramid * 1000)",
-                              "\"pnet_cpu_ms\": \(median.pnet * 1000)", "\"faces\": \(faces.count)"]
-                if let endToEnd { fields.append("\"photo_to_embedding_ms\": \(endToEnd * 1000)") }
-                print("{" + fields.joined(separator: ", ") + "}")
-            }
+            output.emit(.object([
+                ("file", .string(photo)), ("width", .int(image.width)), ("height", .int(image.height)),
+                ("detect_ms", .double(median.total * 1000)), ("pyramid_pnet_ms", .double(median.scan * 1000)),
+                ("rnet_ms", .double(median.rnet * 1000)), ("onet_ms", .double(median.onet * 1000)),
+                ("other_ms", .double(other * 1000)), ("pyramid_cpu_ms", .double(median.pyramid * 1000)),
+                ("pnet_cpu_ms", .double(median.pnet * 1000)), ("faces", .int(faces.count)),
+            ] + (endToEnd.map { [("photo_to_embedding_ms", JSON.double($0 * 1000))] } ?? [])))
         }
     }
 }

@@ -21,8 +21,14 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Folds for cross-validation.")
     var folds: Int = 10
 
+    @OptionGroup var output: OutputOptions
+
     @Flag(help: "Deal same-person and different-person pairs evenly into the folds (as LFW's folds are), instead of cutting the file into consecutive runs.")
     var balancedFolds = false
+
+    func validate() throws {
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (each fold's threshold is chosen on the others)") }
+    }
 
     func run() throws {
         let facenet = try face.load()
@@ -36,7 +42,10 @@ struct CalibrateCommand: ParsableCommand {
                 if let file = byStem[PairsFile.stem(name)] { needed.append(file) } else { missing.insert(name) }
             }
         }
-        for name in missing.sorted() { printError("\(name): no image with this stem in \(imageDirectory)") }
+        for name in missing.sorted() {
+            output.fail(file: name, FaceNetError.unreadableFile(
+                path: name, reason: "no image with this stem in \(imageDirectory); pair names are matched by stem (img1.jpg ↔ img1.png)"))
+        }
         let files = Array(Set(needed)).sorted()
         let progress = progressOptions.reporter(total: files.count, what: "embedded")
         var embeddings: [String: [Float]] = [:]
@@ -48,15 +57,17 @@ struct CalibrateCommand: ParsableCommand {
             switch result {
             case .success(let e): embeddings[PairsFile.stem(file)] = e
             case .failure(let error):
-                printError(fileErrorLine(file, error))
+                progress.clear()
+                output.fail(file: file, error)
                 failed = true
             }
         }
         let usable = pairsFile.pairs.filter { embeddings[PairsFile.stem($0.first)] != nil && embeddings[PairsFile.stem($0.second)] != nil }
         let assignment: Calibration.FoldAssignment = balancedFolds ? .balanced : .consecutive
-        print("pairs: \(usable.count) of \(pairsFile.pairs.count) usable (\(usable.filter(\.samePerson).count) same person), "
+        output.say("pairs: \(usable.count) of \(pairsFile.pairs.count) usable (\(usable.filter(\.samePerson).count) same person), "
               + "\(folds)-fold cross-validation (\(balancedFolds ? "balanced" : "consecutive") folds)")
         if !balancedFolds, let note = Self.unevenFoldsNote(usable.map(\.samePerson), folds: folds) { printError(note) }
+        var metrics: [JSON] = []
         for metric in DistanceMetric.allCases {
             let labelled = try usable.map { pair in
                 Calibration.LabelledDistance(
@@ -67,12 +78,25 @@ struct CalibrateCommand: ParsableCommand {
             var line = "\(metric.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) best threshold \(String(format: "%.4f", result.threshold))"
                 + "  accuracy \(String(format: "%.2f", result.accuracy * 100))%"
                 + "  \(folds)-fold CV accuracy \(String(format: "%.2f", result.crossValidatedAccuracy * 100))%"
+            var fields: [(String, JSON)] = [("metric", .string(metric.rawValue)), ("threshold", .double(result.threshold)),
+                                            ("accuracy", .double(result.accuracy)),
+                                            ("cross_validated_accuracy", .double(result.crossValidatedAccuracy))]
             if let set = facenet.weightSet {
                 let t = set.threshold(for: metric)
-                line += "  (at the \(set.rawValue) threshold \(t): \(String(format: "%.2f", Calibration.accuracy(labelled, threshold: t) * 100))%)"
+                let accuracy = Calibration.accuracy(labelled, threshold: t)
+                line += "  (at the \(set.rawValue) threshold \(t): \(String(format: "%.2f", accuracy * 100))%)"
+                fields += [("shipped_threshold", .double(t)), ("accuracy_at_shipped_threshold", .double(accuracy))]
             }
-            print(line)
+            output.text(line)
+            metrics.append(.object(fields))
         }
+        output.emit(.object([
+            ("pairs", .int(pairsFile.pairs.count)), ("usable_pairs", .int(usable.count)),
+            ("same_person_pairs", .int(usable.filter(\.samePerson).count)), ("folds", .int(folds)),
+            ("fold_assignment", .string(balancedFolds ? "balanced" : "consecutive")),
+            ("model", .string(face.modelFiles.name)), ("weight_set", .string(facenet.weightSet?.rawValue)),
+            ("metrics", .array(metrics)),
+        ]))
         if failed { throw ExitCode(1) }
     }
 

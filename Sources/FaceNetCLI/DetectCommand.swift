@@ -11,8 +11,8 @@ struct DetectCommand: ParsableCommand {
     @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png).")
     var images: [String]
 
-    @Flag(help: "One JSON object per image: {\"file\", \"faces\": [{\"box\", \"confidence\", \"landmarks\"}]} or {\"file\", \"error\"}.")
-    var json = false
+    /// `--json`: one object per image, `{"file", "faces": [{"box", "confidence", "landmarks"}]}`.
+    @OptionGroup var output: OutputOptions
 
     @Option(help: "Write each photo with its boxes and landmarks drawn into this directory (as <name>.<format>).")
     var draw: String?
@@ -76,7 +76,7 @@ struct DetectCommand: ParsableCommand {
                                  engineOptions: try engine.engineOptions())
         check.warnAboutMismatches(detector.models)
         let files = expandImagePaths(images)
-        guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }
+        guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png) found in \(images.joined(separator: ", "))") }
         for directory in [draw, crops].compactMap({ $0 }) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -98,7 +98,11 @@ struct DetectCommand: ParsableCommand {
                     if case .invalidArgument(let reason) = error { throw FaceNetError.invalidImage(path: file, reason: reason) }
                     throw error
                 }
-                print(json ? Self.jsonLine(file: file, faces: faces) : Self.textLines(file: file, faces: faces))
+                if output.json {
+                    output.emit(.object([("file", .string(file)), ("faces", .array(faces.map { faceJSON($0) }))]))
+                } else {
+                    print(Self.textLines(file: file, faces: faces))
+                }
                 let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
                 if let draw {
                     try format.write(FaceDrawing.draw(faces, on: image), to: (draw as NSString).appendingPathComponent(stem))
@@ -113,8 +117,7 @@ struct DetectCommand: ParsableCommand {
                 }
             } catch {
                 failures += 1
-                printError("\(error)")
-                if json { print("{\"file\": \(jsonString(file)), \"error\": \(jsonString(String(describing: error)))}") }
+                output.fail(file: file, error)
             }
         }
         if failures > 0 {
@@ -125,19 +128,6 @@ struct DetectCommand: ParsableCommand {
 
     static func point(_ p: FacePoint) -> String {
         "[\(Int(p.x.rounded(.toNearestOrEven))), \(Int(p.y.rounded(.toNearestOrEven)))]"
-    }
-
-    static func jsonLine(file: String, faces: [DetectedFace]) -> String {
-        "{\"file\": \(jsonString(file)), \"faces\": [\(faces.map { faceJSON($0) }.joined(separator: ", "))]}"
-    }
-
-    /// `{"box": [x, y, w, h], "confidence": c, "landmarks": {…}` + `fields` + `}`, as
-    /// `detect --json`, `embed --max-faces` and `verify --json` write a face.
-    static func faceJSON(_ face: DetectedFace, fields: String = "") -> String {
-        let l = face.landmarks
-        let landmarks = "{\"left_eye\": \(point(l.leftEye)), \"right_eye\": \(point(l.rightEye)), \"nose\": \(point(l.nose)), "
-            + "\"mouth_left\": \(point(l.mouthLeft)), \"mouth_right\": \(point(l.mouthRight))}"
-        return "{\"box\": \(face.box.roundedXYWH), \"confidence\": \(face.confidence), \"landmarks\": \(landmarks)\(fields)}"
     }
 
     static func textLines(file: String, faces: [DetectedFace]) -> String {

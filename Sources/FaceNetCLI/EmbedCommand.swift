@@ -6,18 +6,17 @@ import Foundation
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Embed face images: one line per image (with --json, one JSON object {\"file\", \"embedding\"}).")
+        abstract: "Embed face images: one line per image (with --json, one object {\"file\", \"embedding\"} per image).")
 
     @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png).")
     var images: [String]
 
     @OptionGroup var face: FaceOptions
 
-    @Option(help: "Write the lines to this file (written whole, or not at all) instead of stdout.")
-    var output: String?
+    @Option(name: .customLong("output"), help: "Write the lines to this file (written whole, or not at all) instead of stdout.")
+    var outputFile: String?
 
-    @Flag(help: "JSON lines: {\"file\", \"embedding\"} per image, {\"file\", \"error\"} per failure.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Option(help: ArgumentHelp(
         "Embed every face of each photo, largest first, up to N: one line per face, or with --json one object per photo "
@@ -35,7 +34,7 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let facenet = try face.load()
         let files = expandImagePaths(images)
-        guard !files.isEmpty else { throw ValidationError("no images found in \(images)") }
+        guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png) found in \(images.joined(separator: ", "))") }
         let progress = progressOptions.reporter(total: files.count, what: "embedded")
         if let maxFaces {
             return try write(everyFace(facenet, files, maxFaces: maxFaces, progress: progress), of: files.count)
@@ -47,14 +46,14 @@ struct EmbedCommand: ParsableCommand {
         var failures = 0
         for (file, result) in results {
             switch result {
-            case .success(let embedding) where json:
-                lines.append("{\"file\": \(jsonString(file)), \"embedding\": [" + embedding.map { "\($0)" }.joined(separator: ", ") + "]}")
+            case .success(let embedding) where output.json:
+                lines.append(JSON.object([("file", .string(file)), ("embedding", .floats(embedding))]).text)
             case .success(let embedding):
                 lines.append(file + "\t" + embedding.map { "\($0)" }.joined(separator: " "))
             case .failure(let error):
                 failures += 1
                 printError(fileErrorLine(file, error))
-                if json { lines.append("{\"file\": \(jsonString(file)), \"error\": \(jsonString(String(describing: error)))}") }
+                if output.json { lines.append(JSON.failure(error, file: file).text) }
             }
         }
         try write((lines, failures), of: files.count)
@@ -69,24 +68,20 @@ struct EmbedCommand: ParsableCommand {
             defer { progress.update(index + 1) }
             do {
                 let faces = try facenet.embedFaces(file: file, maxFaces: maxFaces, l2Normalize: face.l2)
-                let values = faces.map { $0.embedding.map { "\($0)" } }
-                if json {
-                    let items = zip(faces, values).map { face, values in
-                        let embedding = ", \"embedding\": [" + values.joined(separator: ", ") + "]"
-                        return face.face.map { DetectCommand.faceJSON($0, fields: embedding) } ?? "{\"box\": null\(embedding)}"
-                    }
-                    lines.append("{\"file\": \(jsonString(file)), \"faces\": [" + items.joined(separator: ", ") + "]}")
+                if output.json {
+                    let items = faces.map { faceJSON($0.face, extra: [("embedding", .floats($0.embedding))]) }
+                    lines.append(JSON.object([("file", .string(file)), ("faces", .array(items))]).text)
                 } else {
-                    for (n, (face, values)) in zip(faces, values).enumerated() {
+                    for (n, face) in faces.enumerated() {
                         let box = face.face.map { "\($0.box.roundedXYWH)" } ?? "whole image"
-                        lines.append("\(file)\tface \(n) \(box)\t" + values.joined(separator: " "))
+                        lines.append("\(file)\tface \(n) \(box)\t" + face.embedding.map { "\($0)" }.joined(separator: " "))
                     }
                 }
             } catch {
                 failures += 1
                 progress.clear()
                 printError(fileErrorLine(file, error))
-                if json { lines.append("{\"file\": \(jsonString(file)), \"error\": \(jsonString(String(describing: error)))}") }
+                if output.json { lines.append(JSON.failure(error, file: file).text) }
             }
         }
         return (lines, failures)
@@ -96,9 +91,13 @@ struct EmbedCommand: ParsableCommand {
     private func write(_ result: (lines: [String], failures: Int), of count: Int) throws {
         let (lines, failures) = result
         let text = lines.map { $0 + "\n" }.joined()
-        if let output {
+        if let outputFile {
             // Atomic: a temporary file renamed into place, so no half-written output.
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: outputFile), options: .atomic)
+            } catch {
+                throw FaceNetError.unwritableFile(path: outputFile, reason: "\(error.localizedDescription); nothing was written")
+            }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
         }

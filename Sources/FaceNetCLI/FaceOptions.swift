@@ -20,14 +20,8 @@ enum DetectorChoice: String, ExpressibleByArgument, CaseIterable {
 /// The flag set `embed`, `verify` and `calibrate` share: which model, and how a photo
 /// becomes its input. Unset preprocessing flags take the preset's values.
 struct FaceOptions: ParsableArguments {
-    @Option(help: "Model preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Default facenet512-casia unless --weights is given.")
-    var model: Preset?
-
-    @Option(help: "Keras functional-model JSON (with --weights, instead of --model).")
-    var topology: String?
-
-    @Option(help: "Keras HDF5 weights (instead of --model).")
-    var weights: String?
+    /// `--model`, or `--weights` (+ `--topology`), `--isolate-weights`, `--verify-weights`.
+    @OptionGroup var modelFiles: ModelFiles
 
     @Option(help: "Which weights --weights holds, for default thresholds: \(WeightSet.allCases.map(\.rawValue).joined(separator: ", ")).")
     var weightSet: WeightSet?
@@ -68,13 +62,12 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
-    @OptionGroup var check: WeightsCheckOptions
-
     @OptionGroup var engine: EngineFlags
 
+    var check: WeightsCheckOptions { modelFiles.check }
+
     func validate() throws {
-        if model != nil, weights != nil { throw ValidationError("give --model or --weights, not both") }
-        if weights == nil, topology != nil { throw ValidationError("--topology needs --weights") }
+        if weightSet != nil, modelFiles.weights == nil { throw ValidationError("--weight-set names what --weights holds; a preset knows its own") }
         if batch < 1 { throw ValidationError("--batch must be positive") }
         if margin < 0 { throw ValidationError("--margin must not be negative") }
         if face < 0 { throw ValidationError("--face must not be negative") }
@@ -94,25 +87,17 @@ struct FaceOptions: ParsableArguments {
         }
     }
 
+    /// The model (`ModelFiles.load`) wrapped with its preprocessing: the preset's, or for
+    /// `--weights` the `--weight-set`'s, then the flags given here on top.
     func load() throws -> FaceNet {
         let engineOptions = try engine.engineOptions()
-        var options: PreprocessOptions
-        let facenet: FaceNet
-        if let weights {
-            // Weights named by --weight-set get the preprocessing they were trained with.
-            options = weightSet?.preprocessing ?? PreprocessOptions()
-            apply(to: &options)
-            facenet = try FaceNet(topologyPath: topology, weightsPath: weights, preprocessing: options, weightSet: weightSet,
-                                  extraction: extraction(engineOptions: engineOptions), verification: check.verification,
-                                  options: engineOptions)
-        } else {
-            let preset = model ?? .facenet512Casia
-            options = preset.preprocessing
-            apply(to: &options)
-            facenet = try FaceNet(preset: preset, preprocessing: options, extraction: extraction(engineOptions: engineOptions),
-                                  verification: check.verification, options: engineOptions)
-        }
-        check.warnAboutMismatches([facenet.model] + (facenet.extraction.detector?.models ?? []))
+        let model = try modelFiles.load(options: engineOptions)
+        let preset = modelFiles.preset
+        var options = preset?.preprocessing ?? weightSet?.preprocessing ?? PreprocessOptions()
+        apply(to: &options)
+        let facenet = try FaceNet(model: model, preprocessing: options, weightSet: preset?.weightSet ?? weightSet,
+                                  extraction: extraction(engineOptions: engineOptions))
+        check.warnAboutMismatches(facenet.extraction.detector?.models ?? [])
         return facenet
     }
 

@@ -24,8 +24,14 @@ struct GoldenCommand: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
 
-    func run() throws {
+    /// `--json`: one object, `{"manifest", "model", "passed", "outputs": [...]}`.
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+    }
+
+    func run() throws {
         let manifest = try GoldenManifest(path: self.manifest)
         let loaded = try model.load(options: try engine.engineOptions())
         let report = try GoldenCheck.run(manifest: manifest, model: loaded,
@@ -34,11 +40,20 @@ struct GoldenCommand: ParsableCommand {
         let width = report.results.map(\.name.count).max() ?? 0
         for r in report.results {
             let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("\(name)  \(r.shape)  max abs err \(formatScientific(r.maxAbsError))  "
-                  + "err/spread \(formatScientific(r.spreadRelativeError))  limit \(formatScientific(r.limit))  "
-                  + (r.withinTolerance ? "ok" : "FAIL"))
+            output.text("\(name)  \(r.shape)  max abs err \(formatScientific(r.maxAbsError))  "
+                       + "err/spread \(formatScientific(r.spreadRelativeError))  limit \(formatScientific(r.limit))  "
+                       + (r.withinTolerance ? "ok" : "FAIL"))
         }
-        print(report.summary)
+        output.text(report.summary)
+        output.emit(.object([
+            ("manifest", .string(self.manifest)), ("model", .string(model.name)), ("passed", .bool(report.allWithinTolerance)),
+            ("max_abs_error", .float(report.maxAbsError)),
+            ("outputs", .array(report.results.map { r in
+                .object([("layer", .string(r.name)), ("shape", .array(r.shape.map(JSON.int))),
+                         ("max_abs_error", .float(r.maxAbsError)), ("spread_relative_error", .float(r.spreadRelativeError)),
+                         ("limit", .float(r.limit)), ("passed", .bool(r.withinTolerance))])
+            })),
+        ]))
         if !report.allWithinTolerance { throw ExitCode(1) }
     }
 }

@@ -23,11 +23,14 @@ struct ImportTFCommand: ParsableCommand {
     @Option(help: "Keras weights file to write (HDF5, save_weights layout).")
     var output: String
 
-    @Option(help: "Keras FaceNet topology JSON the weights are for.")
-    var topology: String = "Weights/facenet512.json"
+    @Option(help: "Keras FaceNet topology JSON the weights are for (default: the built-in FaceNet-512 topology, as Weights/facenet512.json).")
+    var topology: String?
 
     @Flag(help: "Replace the output file if it exists.")
     var force = false
+
+    /// `--json`: one object, `{"graph", "nodes", "topology", "output", "digest", "seconds"}`.
+    @OptionGroup var jsonOutput: OutputOptions
 
     func run() throws {
         if FileManager.default.fileExists(atPath: output), !force {
@@ -35,7 +38,8 @@ struct ImportTFCommand: ParsableCommand {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let keras = try KerasJSONReader.read(path: topology)
+        let keras = try topology.map { try KerasJSONReader.read(path: $0) } ?? Preset.facenet512Casia.topology()
+        let topologyName = topology ?? "built-in \(Preset.facenet512Casia.topologyFile)"
         let graphDef = try TFGraphDef.read(path: graph)
         let decoded = clock.now
         let imported = try FaceNetGraphImporter.importGraph(graphDef, topology: keras, weightsPath: output)
@@ -50,18 +54,19 @@ struct ImportTFCommand: ParsableCommand {
         }
         let checked = clock.now
 
-        print("graph: \(graph) (\(graphDef.nodes.count) nodes)")
-        print("topology: \(topology) (\(keras.layers.count) layers)")
-        print("mapped: \(imported.summary)")
-        print("wrote: \(output) (Keras 2 save_weights, \(imported.specs.count) layers)")
-        print("weights digest (SHA-256 of the tensors, see WeightsDigest): \(digest)")
-        print("time: read+decode \(seconds(decoded - start)), import+write \(seconds(written - decoded)), "
-              + "read back+digest \(seconds(checked - written)), total \(seconds(checked - start))")
+        jsonOutput.say("graph: \(graph) (\(graphDef.nodes.count) nodes)")
+        jsonOutput.say("topology: \(topologyName) (\(keras.layers.count) layers)")
+        jsonOutput.say("mapped: \(imported.summary)")
+        jsonOutput.say("wrote: \(output) (Keras 2 save_weights, \(imported.specs.count) layers)")
+        jsonOutput.say("weights digest (SHA-256 of the tensors, see WeightsDigest): \(digest)")
+        jsonOutput.say("time: read+decode \(seconds(decoded - start)), import+write \(seconds(written - decoded)), "
+                       + "read back+digest \(seconds(checked - written)), total \(seconds(checked - start))")
+        jsonOutput.emit(.object([
+            ("graph", .string(graph)), ("nodes", .int(graphDef.nodes.count)), ("topology", .string(topologyName)),
+            ("layers", .int(imported.specs.count)), ("output", .string(output)), ("tensor_digest", .string(digest)),
+            ("seconds", .double((checked - start).seconds)),
+        ]))
     }
 
-    private func seconds(_ duration: Duration) -> String {
-        let components = duration.components
-        let value = Double(components.seconds) + Double(components.attoseconds) * 1e-18
-        return String(format: "%.2f s", value)
-    }
+    private func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration.seconds) }
 }

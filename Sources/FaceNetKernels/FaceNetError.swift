@@ -98,6 +98,47 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
         }
     }
 
+    /// A stable, machine-readable name of the case, in snake case (`no_face_found`,
+    /// `unreadable_file`, …): what the CLI's JSON errors carry as `code`. It does not
+    /// change when a message is reworded.
+    public var code: String {
+        switch self {
+        case .unreadableFile: return "unreadable_file"
+        case .unwritableFile: return "unwritable_file"
+        case .invalidTopology: return "invalid_topology"
+        case .unsupportedLayer: return "unsupported_layer"
+        case .invalidWeights: return "invalid_weights"
+        case .missingWeight: return "missing_weight"
+        case .unexpectedWeights: return "unexpected_weights"
+        case .weightShapeMismatch: return "weight_shape_mismatch"
+        case .weightsMismatch: return "weights_mismatch"
+        case .inputShapeMismatch: return "input_shape_mismatch"
+        case .inputTooSmall: return "input_too_small"
+        case .unknownLayer: return "unknown_layer"
+        case .invalidManifest: return "invalid_manifest"
+        case .invalidImage: return "invalid_image"
+        case .imageTooLarge: return "image_too_large"
+        case .invalidGraph: return "invalid_graph"
+        case .invalidArgument: return "invalid_argument"
+        case .noFaceFound: return "no_face_found"
+        case .internalError: return "internal_error"
+        }
+    }
+
+    /// The file the error is about, when it is about one.
+    public var path: String? {
+        switch self {
+        case .unreadableFile(let path, _), .unwritableFile(let path, _), .invalidTopology(let path, _, _),
+             .unsupportedLayer(let path, _, _, _), .invalidWeights(let path, _, _), .missingWeight(let path, _, _, _),
+             .unexpectedWeights(let path, _), .weightShapeMismatch(let path, _, _, _, _), .weightsMismatch(let path, _, _, _),
+             .invalidManifest(let path, _), .invalidImage(let path, _), .imageTooLarge(let path, _, _, _),
+             .invalidGraph(let path, _), .noFaceFound(let path):
+            return path
+        case .inputShapeMismatch, .inputTooSmall, .unknownLayer, .invalidArgument, .internalError:
+            return nil
+        }
+    }
+
     /// The message, as `description` (`LocalizedError`): what went wrong and what to do.
     public var errorDescription: String? { description }
 

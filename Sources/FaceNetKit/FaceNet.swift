@@ -271,7 +271,8 @@ public final class FaceNet: Sendable {
     public func threshold(for metric: DistanceMetric, override: Double? = nil) throws(FaceNetError) -> Double {
         if let override { return override }
         guard let weightSet else {
-            throw FaceNetError.invalidArgument("no threshold known for these weights: pass one, or name the weight set")
+            throw FaceNetError.invalidArgument("no threshold known for these weights: pass one (`--threshold X`, `threshold:`), "
+                + "or name the weight set they are (`--weight-set \(WeightSet.allCases.map(\.rawValue).joined(separator: "|"))`, `weightSet:`)")
         }
         return weightSet.threshold(for: metric)
     }

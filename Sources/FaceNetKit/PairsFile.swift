@@ -16,6 +16,9 @@ public struct PairsFile: Sendable {
     public let pairs: [Pair]
 
     public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FaceNetError.noSuchFile(path, advice: "give a pairs CSV with a header and rows file_x,file_y,Decision (Yes/No)")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

@@ -238,6 +238,25 @@ class CLITestCase: XCTestCase {
         return ["--weights", CLIPaths.fixture("tiny/weights_tfkeras.h5"), "--topology", path, "--detector", "skip"]
     }
 
+    /// Pairs CSV over a directory where each "same person" pair is two copies of one photo
+    /// (distance 0) and each "different" pair two different photos: every metric separates
+    /// them perfectly, in the whole set and in each fold.
+    func makePairs() throws -> (csv: String, directory: URL) {
+        let directory = try scratchDirectory("faces")
+        let sources = ["a1.jpg": "Docs/samples/img5.jpg", "a2.jpg": "Docs/samples/img5.jpg",
+                       "b1.png": "Tests/Fixtures/pipeline/img16_face.png",
+                       "b2.png": "Tests/Fixtures/pipeline/img16_face.png", "c1.jpg": "Docs/samples/img6.jpg"]
+        for (name, source) in sources {
+            try FileManager.default.copyItem(atPath: CLIPaths.package(source), toPath: directory.appendingPathComponent(name).path)
+        }
+        // deepface's format: header, CRLF; names match images by stem (b1.jpg ↔ b1.png).
+        let rows = ["file_x,file_y,Decision", "a1.jpg,a2.jpg,Yes", "b1.jpg,b2.jpg,Yes", "a1.jpg,b1.jpg,No",
+                    "a2.jpg,b2.jpg,No", "c1.jpg,a1.jpg,No", "c1.jpg,b2.jpg,No"]
+        let csv = scratchPath("pairs.csv")
+        try Data((rows.joined(separator: "\r\n") + "\r\n").utf8).write(to: URL(fileURLWithPath: csv))
+        return (csv, directory)
+    }
+
     /// `--weights`/`--topology` of the tiny model as committed (input 122×108×3).
     var tinyModelFlags: [String] {
         ["--weights", CLIPaths.fixture("tiny/weights_tfkeras.h5"), "--topology", CLIPaths.fixture("tiny/topology_tfkeras.json")]

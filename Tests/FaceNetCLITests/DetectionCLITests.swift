@@ -180,7 +180,8 @@ final class DetectionCLITests: CLITestCase {
                      mentions: [missing, "no such file", text, "not an image", tiny, "smaller than MTCNN's 12×12", "3 of 3 images failed"])
         let lines = try jsonLines(result)
         XCTAssertEqual(lines.map { $0["file"] as? String }, [missing, text, tiny])
-        XCTAssertTrue(lines.allSatisfy { $0["error"] is String }, "\(lines)")
+        XCTAssertEqual(lines.map { ($0["error"] as? [String: Any])?["code"] as? String }, ["unreadable_file", "invalid_image", "invalid_image"],
+                       "\(lines)")
     }
 
     func testDetectBadFlagValues() throws {
@@ -226,7 +227,7 @@ final class DetectionCLITests: CLITestCase {
         XCTAssertEqual(stages.count, 4, "\(object)")
         XCTAssertEqual(stages.reduce(0, +), try XCTUnwrap(number(object["detect_ms"])), accuracy: 1e-6, "\(object)")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(object["other_ms"])), 0, "\(object)")
-        XCTAssertTrue(result.stdout.contains("(wall clock); CPU summed over threads: pyramid "), result.stdout)
+        XCTAssertTrue(result.stderr.contains("(wall clock); CPU summed over threads: pyramid "), result.stderr)
         XCTAssertNil(object["photo_to_embedding_ms"])
     }
 

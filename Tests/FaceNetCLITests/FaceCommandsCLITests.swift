@@ -122,7 +122,7 @@ final class FaceCommandsCLITests: CLITestCase {
         assertUsageError(try facenet(["embed", "--detector", "skip", "--align", "eyes"] + model + [image]),
                          mentions: ["--align needs a detector"])
         let empty = try scratchDirectory("no-images")
-        assertUsageError(try facenet(["embed"] + model + [empty.path]), mentions: ["no images found", empty.path])
+        assertUsageError(try facenet(["embed"] + model + [empty.path]), mentions: ["no images (.jpg, .jpeg, .png) found", empty.path])
     }
 
     func testEmbedUnknownModel() throws {
@@ -174,7 +174,7 @@ final class FaceCommandsCLITests: CLITestCase {
         let model = try tinyFaceModelFlags()
         let image = CLIPaths.package("Docs/samples/img5.jpg")
         let result = try facenet(["verify"] + model + [image, image])
-        assertFailed(result, status: ExitStatus.failure, mentions: ["no threshold known", "pass one, or name the weight set"])
+        assertFailed(result, status: ExitStatus.failure, mentions: ["no threshold known", "--threshold X", "--weight-set deepface-facenet128|"])
     }
 
     func testVerifyMissingFileAndNotAnImage() throws {
@@ -200,25 +200,6 @@ final class FaceCommandsCLITests: CLITestCase {
     }
 
     // MARK: calibrate
-
-    /// Pairs CSV over a directory where each "same person" pair is two copies of one photo
-    /// (distance 0) and each "different" pair two different photos: every metric separates
-    /// them perfectly, in the whole set and in each fold.
-    private func makePairs() throws -> (csv: String, directory: URL) {
-        let directory = try scratchDirectory("faces")
-        let sources = ["a1.jpg": "Docs/samples/img5.jpg", "a2.jpg": "Docs/samples/img5.jpg",
-                       "b1.png": "Tests/Fixtures/pipeline/img16_face.png",
-                       "b2.png": "Tests/Fixtures/pipeline/img16_face.png", "c1.jpg": "Docs/samples/img6.jpg"]
-        for (name, source) in sources {
-            try FileManager.default.copyItem(atPath: CLIPaths.package(source), toPath: directory.appendingPathComponent(name).path)
-        }
-        // deepface's format: header, CRLF; names match images by stem (b1.jpg ↔ b1.png).
-        let rows = ["file_x,file_y,Decision", "a1.jpg,a2.jpg,Yes", "b1.jpg,b2.jpg,Yes", "a1.jpg,b1.jpg,No",
-                    "a2.jpg,b2.jpg,No", "c1.jpg,a1.jpg,No", "c1.jpg,b2.jpg,No"]
-        let csv = scratchPath("pairs.csv")
-        try Data((rows.joined(separator: "\r\n") + "\r\n").utf8).write(to: URL(fileURLWithPath: csv))
-        return (csv, directory)
-    }
 
     func testCalibrateSeparatesIdenticalFromDifferentPairs() throws {
         let model = try tinyFaceModelFlags()
@@ -248,7 +229,7 @@ final class FaceCommandsCLITests: CLITestCase {
         let withUnknown = scratchPath("unknown.csv")
         try Data(rows.utf8).write(to: URL(fileURLWithPath: withUnknown))
         let result = try facenet(["calibrate", "--folds", "2"] + model + [withUnknown, directory.path])
-        assertFailed(result, status: ExitStatus.failure, mentions: ["zz.jpg: no image with this stem in \(directory.path)"])
+        assertFailed(result, status: ExitStatus.failure, mentions: ["zz.jpg: cannot read: no image with this stem in \(directory.path)"])
         XCTAssertTrue(result.stdout.hasPrefix("pairs: 6 of 7 usable"), result.stdout)
     }
 

@@ -43,7 +43,8 @@ final class ModelCommandsCLITests: CLITestCase {
     }
 
     func testInspectBadInput() throws {
-        assertUsageError(try facenet(["inspect"]), mentions: ["give --topology, --weights, or both"])
+        assertUsageError(try facenet(["inspect", "--model", "facenet128", "--topology", CLIPaths.fixture("tiny/topology_tfkeras.json")]),
+                         mentions: ["give --model, or --topology and/or --weights, not both"])
         let missing = scratchPath("absent.json")
         assertFailed(try facenet(["inspect", "--topology", missing]), status: ExitStatus.failure, mentions: [missing])
         let text = CLIPaths.fixture("images/text.jpg")
@@ -85,8 +86,11 @@ final class ModelCommandsCLITests: CLITestCase {
         let manifest = CLIPaths.fixture("tiny/manifest.json")
         let missing = scratchPath("manifest.json")
         assertFailed(try facenet(["golden", missing] + tinyModelFlags), status: ExitStatus.failure, mentions: [missing])
-        assertUsageError(try facenet(["golden", manifest]), mentions: ["give --model or --weights"])
-        assertUsageError(try facenet(["golden", manifest, "--model", "facenet128"] + tinyModelFlags), mentions: ["give --model or --weights"])
+        assertUsageError(try facenet(["golden", manifest, "--model", "facenet128"] + tinyModelFlags),
+                         mentions: ["give --model or --weights, not both", "See 'facenet golden --help'"])
+        // No model flag: the default preset (facenet512-casia), whose layers the tiny manifest lacks.
+        let defaulted = try facenet(["golden", manifest], environment: ["FACENET_WEIGHTS_DIR": scratchPath("empty")])
+        assertFailed(defaulted, status: ExitStatus.failure, mentions: ["preset facenet512-casia", "facenet weights fetch"])
         assertUsageError(try facenet(["golden", manifest, "--model", "tiny"]), mentions: ["'tiny'", "--model", "facenet512-casia"])
         assertUsageError(try facenet(["golden", manifest, "--batch", "0"] + tinyModelFlags), mentions: ["--batch must be positive"])
         let weights = scratchPath("missing.h5")
@@ -133,7 +137,7 @@ final class ModelCommandsCLITests: CLITestCase {
         let base = ["run"] + tinyModelFlags + ["--input", input]
         let output = scratchPath("out.f32")
         assertFailed(try facenet(base + ["--shape", "3,122,108,3", "--output", output, "--layer", "Bottleneck_Typo"]),
-                     status: ExitStatus.failure, mentions: ["no layer named 'Bottleneck_Typo'"])
+                     status: ExitStatus.failure, mentions: ["--layer Bottleneck_Typo: no layer of that name", "did you mean 'Bottleneck', 'Bottleneck_BatchNorm'?"])
         assertFailed(try facenet(base + ["--shape", "2,122,108,3", "--output", output]), status: ExitStatus.failure,
                      mentions: [input, "[2, 122, 108, 3]", "needs"])
         assertUsageError(try facenet(base + ["--shape", "3,x", "--output", output]), mentions: ["'3,x'", "positive integers"])
@@ -154,8 +158,8 @@ final class ModelCommandsCLITests: CLITestCase {
         let flops = try XCTUnwrap(number(try tinyManifest()["flops_per_image"]))
         let result = try facenet(["bench"] + tinyModelFlags + ["--iterations", "2", "--batch", "2", "--threads", "1", "--json"])
         assertSucceeded(result)
-        XCTAssertTrue(result.stdout.contains("; batch 2: median "), result.stdout)
-        XCTAssertTrue(result.stdout.contains(" over 2)"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("; batch 2: median "), result.stderr)
+        XCTAssertTrue(result.stderr.contains(" over 2)"), result.stderr)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((result.stdoutLines.last ?? "").utf8)) as? [String: Any])
         XCTAssertEqual(number(object["batch"]), 2)
         XCTAssertEqual(number(object["threads"]), 1)

@@ -72,6 +72,20 @@ final class ErrorMessageTests: XCTestCase {
         }
     }
 
+    /// `code` is the case's name in snake case (what the CLI's JSON errors carry), one per
+    /// case; `path` is the file each file-related case names, and the message names it too.
+    func testCodeIsTheSnakeCaseNameAndPathTheFile() {
+        for error in Self.everyCase {
+            let snake = Self.name(error).reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+            XCTAssertEqual(error.code, snake, Self.name(error))
+            if let path = error.path {
+                XCTAssertTrue(error.description.hasPrefix(path + ":"), "\(Self.name(error)): \(error.description)")
+            }
+        }
+        let withoutFile: Set<String> = ["inputShapeMismatch", "inputTooSmall", "unknownLayer", "invalidArgument", "internalError"]
+        XCTAssertEqual(Set(Self.everyCase.filter { $0.path == nil }.map(Self.name)), withoutFile)
+    }
+
     func testNoFaceFoundSaysHowToSkipDetection() {
         XCTAssertEqual(FaceNetError.noFaceFound(path: "crops/a.jpg").localizedDescription,
                        "crops/a.jpg: no face found; if the images are face crops already, skip detection "

@@ -32,6 +32,9 @@ public struct GoldenManifest: Sendable {
 
     /// Reads and checks a manifest (fields present, shapes positive).
     public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FaceNetError.noSuchFile(path, advice: "give a golden manifest JSON (Docs/testing.md describes its fields)")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -76,6 +79,9 @@ public struct GoldenManifest: Sendable {
 
 /// Reads raw little-endian float32 data of exactly `shape`'s size.
 public func readFloat32File(_ path: String, shape: [Int]) throws -> Tensor {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw FaceNetError.noSuchFile(path, advice: "give a raw little-endian float32 file (NHWC)")
+    }
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -101,6 +107,8 @@ public func writeFloat32File(_ tensor: Tensor, to path: String) throws {
     do {
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw FaceNetError.unreadableFile(path: path, reason: "cannot write: \(error.localizedDescription)")
+        let directory = (path as NSString).deletingLastPathComponent
+        throw FaceNetError.unwritableFile(path: path, reason: "\(error.localizedDescription); check that the directory "
+                                          + "\(directory.isEmpty ? "." : directory) exists and is writable")
     }
 }
