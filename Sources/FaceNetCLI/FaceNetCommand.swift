@@ -3,21 +3,22 @@ import FaceNetKit
 import FaceNetTools
 
 @main
-struct FaceNetCommand: ParsableCommand {
+struct FaceNetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facenet",
         abstract: "FaceNet inference in pure Swift: Keras JSON + HDF5 weights, no ML runtime.",
         discussion: "Every subcommand takes --json: stdout then carries only JSON, one object per line (Docs/cli.md).",
         subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, BenchDetectCommand.self,
-                      ImportTFCommand.self, WeightsCommand.self, ValidateWeightsCommand.self])
+                      BenchSearchCommand.self, ImportTFCommand.self, WeightsCommand.self, GalleryCommand.self, FindCommand.self,
+                      ValidateWeightsCommand.self])
 
     /// ArgumentParser's `main`, plus the JSON contract for errors: under `--json` a failure
     /// that ends the command is also the line `{"error": {"code", "message"}}` (with `"file"`
     /// when it is about one) on stdout. Per-file failures were reported by the command
     /// itself, which then throws `ExitCode`. A `ValidationError` thrown while running shows
     /// the subcommand's usage, not the root's.
-    static func main() {
+    static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let json = arguments.prefix { $0 != "--" }.contains("--json")
         var command: ParsableCommand
@@ -27,7 +28,11 @@ struct FaceNetCommand: ParsableCommand {
             finish(with: error, json: json, running: nil)
         }
         do {
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             finish(with: error, json: json, running: type(of: command))
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaceNetGallery
 import FaceNetKit
 import FaceNetTools
 import Foundation
@@ -99,6 +100,37 @@ struct FaceOptions: ParsableArguments {
                                   extraction: extraction(engineOptions: engineOptions))
         check.warnAboutMismatches(facenet.extraction.detector?.models ?? [])
         return facenet
+    }
+
+    /// The name a gallery records for the model: the preset, or `weights <file name>`.
+    var galleryModelName: String {
+        modelFiles.preset?.rawValue ?? "weights " + ((modelFiles.weights ?? "") as NSString).lastPathComponent
+    }
+
+    /// What a gallery records for these flags, without loading the weights: the preset's
+    /// built-in topology (or `--topology`) gives the dimension. A full-model `--weights`
+    /// file without `--topology` is loaded for it.
+    func galleryModel() throws -> GalleryModel {
+        let preset = modelFiles.preset
+        var options = preset?.preprocessing ?? weightSet?.preprocessing ?? PreprocessOptions()
+        apply(to: &options)
+        let topology: ModelTopology
+        if let preset {
+            topology = try preset.topology()
+        } else if let path = modelFiles.topology {
+            topology = try KerasJSONReader.read(path: path)
+        } else {
+            return try GalleryModel(facenet: load(), model: galleryModelName)
+        }
+        let summary = try ModelSummary(topology: topology, sampleShape: [options.size, options.size, 3])
+        guard let output = topology.outputNames.first, let row = summary.rows.first(where: { $0.name == output }),
+              let dimension = row.outputShape.last, dimension > 0 else {
+            throw FaceNetError.invalidArgument("\(galleryModelName): cannot tell the embedding size from the topology")
+        }
+        return GalleryModel(model: galleryModelName, dimension: dimension,
+                            preprocessing: GalleryModel.preprocessing(options, detector: detector == .mtcnn, alignment: align,
+                                                                      margin: margin),
+                            weightSet: (preset?.weightSet ?? weightSet)?.rawValue)
     }
 
     private func apply(to options: inout PreprocessOptions) {

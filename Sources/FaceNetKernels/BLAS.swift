@@ -26,6 +26,16 @@ package enum BLAS {
         let getThreads: GetThreadsFunction?
         package let setThreads: SetThreadsFunction?
         package let selection: BLASKernelSelection
+
+        /// C (m × n, rows `ldc` apart) = A (m × k, row-major) · Bᵀ, where B is n × k
+        /// row-major with rows `ldb` apart: every row of A against every row of B (a gallery's
+        /// scores). An empty product writes nothing.
+        package func multiplyByTranspose(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int) {
+            guard m > 0, n > 0, k > 0 else { return }
+            sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k), 1, a, blasint(k),
+                  b, blasint(ldb), 0, c, blasint(ldc))
+        }
     }
 
     /// Loaded once, on first use (Swift runs a static initialiser exactly once, thread-safely).

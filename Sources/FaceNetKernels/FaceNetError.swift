@@ -46,6 +46,14 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
     case invalidArgument(String)
     /// The face detector found no face in an image.
     case noFaceFound(path: String)
+    /// A gallery could not be created or opened, or is damaged: `location` is its file or
+    /// URL (without the password).
+    case invalidGallery(location: String, reason: String)
+    /// A face or query made with another model, dimension or preprocessing than the
+    /// gallery's (`gallery`: what the gallery holds; `given`: what was offered).
+    case galleryMismatch(location: String, gallery: String, given: String)
+    /// A gallery's server could not be reached or refused the connection.
+    case storeUnavailable(location: String, reason: String)
     /// An invariant inside the engine does not hold: a bug in FaceNetKit, not a problem with
     /// the input. The message names the component and what was violated. Made by
     /// `internalFault(_:)`, which also stops debug builds of the caller at the site.
@@ -93,6 +101,13 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .noFaceFound(let path):
             return "\(path): no face found; if the images are face crops already, skip detection "
                 + "(`--detector skip`, or `extraction: .skip` in Swift)"
+        case .invalidGallery(let location, let reason):
+            return "\(location): not a usable gallery: \(reason)"
+        case .galleryMismatch(let location, let gallery, let given):
+            return "\(location): the gallery holds embeddings of \(gallery), but these are of \(given); "
+                + "use the gallery's model and preprocessing, or create another gallery"
+        case .storeUnavailable(let location, let reason):
+            return "\(location): cannot reach the gallery's server: \(reason)"
         case .internalError(let message):
             return "internal error: \(message) (this is a bug in FaceNetKit; please report it with the model and input)"
         }
@@ -121,6 +136,9 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
         case .invalidGraph: return "invalid_graph"
         case .invalidArgument: return "invalid_argument"
         case .noFaceFound: return "no_face_found"
+        case .invalidGallery: return "invalid_gallery"
+        case .galleryMismatch: return "gallery_mismatch"
+        case .storeUnavailable: return "store_unavailable"
         case .internalError: return "internal_error"
         }
     }
@@ -132,7 +150,8 @@ public enum FaceNetError: Error, Sendable, Equatable, Codable, CustomStringConve
              .unsupportedLayer(let path, _, _, _), .invalidWeights(let path, _, _), .missingWeight(let path, _, _, _),
              .unexpectedWeights(let path, _), .weightShapeMismatch(let path, _, _, _, _), .weightsMismatch(let path, _, _, _),
              .invalidManifest(let path, _), .invalidImage(let path, _), .imageTooLarge(let path, _, _, _),
-             .invalidGraph(let path, _), .noFaceFound(let path):
+             .invalidGraph(let path, _), .noFaceFound(let path), .invalidGallery(let path, _),
+             .galleryMismatch(let path, _, _), .storeUnavailable(let path, _):
             return path
         case .inputShapeMismatch, .inputTooSmall, .unknownLayer, .invalidArgument, .internalError:
             return nil

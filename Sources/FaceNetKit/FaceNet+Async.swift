@@ -65,6 +65,18 @@ extension FaceNet {
         }.get()
     }
 
+    /// Every face of an image file, largest first, embedded (`embedFaces(file:maxFaces:l2Normalize:)`),
+    /// off the cooperative pool. Throws `CancellationError` when the task is cancelled
+    /// before the work starts.
+    public func embedFaces(file path: String, maxFaces: Int? = nil, l2Normalize: Bool = false) async throws -> [FaceEmbedding] {
+        try await offCooperativePool { cancelled in
+            Result {
+                try cancelled.check()
+                return try self.embedFaces(file: path, maxFaces: maxFaces, l2Normalize: l2Normalize)
+            }
+        }.get()
+    }
+
     /// Runs `work` on `workQueue` and suspends the task until it returns. `work` receives a
     /// flag that the task's cancellation sets (at once if the task is cancelled already).
     private func offCooperativePool<R: Sendable, E: Error>(

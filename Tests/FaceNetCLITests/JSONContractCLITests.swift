@@ -33,7 +33,9 @@ final class JSONContractCLITests: CLITestCase {
     // MARK: every subcommand
 
     func testEverySubcommandTakesJSON() throws {
-        for name in ToolCommandsCLITests.subcommands.filter({ $0 != "weights" }) + ["weights fetch", "weights list"] {
+        let groups = ["weights": ["fetch", "list"], "gallery": ["create", "add", "import", "remove", "list", "stats", "export"]]
+        let leaves = ToolCommandsCLITests.subcommands.flatMap { name in groups[name].map { $0.map { "\(name) \($0)" } } ?? [name] }
+        for name in leaves {
             let help = try facenet(name.split(separator: " ").map(String.init) + ["--help"])
             assertSucceeded(help)
             XCTAssertTrue(help.stdout.contains("--json"), "\(name) --help has no --json:\n\(help.stdout)")

@@ -3,7 +3,7 @@ import XCTest
 
 /// The command line as a whole, `import-tf` and the hidden `validate-weights` helper.
 final class ToolCommandsCLITests: CLITestCase {
-    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf", "weights"]
+    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf", "weights", "gallery", "find"]
 
     // MARK: the command line
 

@@ -30,6 +30,9 @@ final class ErrorMessageTests: XCTestCase {
         .invalidGraph(path: "g.pb", reason: "no constants"),
         .invalidArgument("batch size must be positive"),
         .noFaceFound(path: "a.jpg"),
+        .invalidGallery(location: "g.sqlite", reason: "not a SQLite file"),
+        .galleryMismatch(location: "g.sqlite", gallery: "facenet512-casia (512-d)", given: "facenet128 (128-d)"),
+        .storeUnavailable(location: "postgres://u@127.0.0.1:1/db", reason: "connection refused"),
         .internalError("plan: buffer overlap"),
     ]
 
@@ -54,6 +57,9 @@ final class ErrorMessageTests: XCTestCase {
         case .invalidGraph: return "invalidGraph"
         case .invalidArgument: return "invalidArgument"
         case .noFaceFound: return "noFaceFound"
+        case .invalidGallery: return "invalidGallery"
+        case .galleryMismatch: return "galleryMismatch"
+        case .storeUnavailable: return "storeUnavailable"
         case .internalError: return "internalError"
         }
     }
@@ -61,7 +67,7 @@ final class ErrorMessageTests: XCTestCase {
     /// Before: `localizedDescription` was Foundation's "The operation could not be
     /// completed. (FaceNetKit.FaceNetError error 16.)".
     func testLocalizedDescriptionIsTheMessageForEveryCase() {
-        XCTAssertEqual(Set(Self.everyCase.map(Self.name)).count, 19, "one value of each case")
+        XCTAssertEqual(Set(Self.everyCase.map(Self.name)).count, 22, "one value of each case")
         for error in Self.everyCase {
             let message = error.description
             XCTAssertFalse(message.isEmpty, Self.name(error))

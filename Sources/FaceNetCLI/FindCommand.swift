@@ -1,0 +1,117 @@
+import ArgumentParser
+import FaceNetGallery
+import FaceNetKit
+import Foundation
+
+/// `facenet find IMAGE... --gallery G` and `facenet find --embeddings FILE.jsonl --gallery G`.
+struct FindCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "find",
+        abstract: "Who is this: the k nearest stored faces for every face of each photo (or each given embedding).",
+        discussion: """
+            Exact search below \(FaceGallery.approximateFrom) stored faces, HNSW from there on \
+            (--exact or --ann to choose). With --json, one object per photo \
+            {"file", "index", "faces": [{"box", "matches": [{"identity", "file", "distance", "threshold", "verified", "box"}]}]}, \
+            or per input line {"matches": [...]} with --embeddings.
+            """)
+
+    @Argument(help: "Query photos.")
+    var images: [String] = []
+
+    @Option(help: "The gallery: a file path.")
+    var gallery: String
+
+    @Option(help: "Query embeddings instead of photos: JSON lines with an `embedding` field (the network is not loaded).")
+    var embeddings: String?
+
+    @Option(name: .short, help: "Matches per face.")
+    var k: Int = 5
+
+    @Option(help: "Distance: euclidean_l2, cosine or angular.")
+    var metric: DistanceMetric = .euclideanL2
+
+    @Option(help: "Threshold for `verified` (default: the gallery's weight set's value for the metric).")
+    var threshold: Double?
+
+    @Flag(help: "Compare with every stored face.")
+    var exact = false
+
+    @Flag(help: "Search the HNSW graph whatever the gallery's size.")
+    var ann = false
+
+    @Option(help: "HNSW search width (with --ann, or for a gallery large enough to use it).")
+    var ef: Int?
+
+    @Option(help: "Faces per query photo, largest first (default: every face).")
+    var maxFaces: Int?
+
+    @OptionGroup var face: FaceOptions
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard k >= 1 else { throw ValidationError("-k must be at least 1") }
+        if exact, ann { throw ValidationError("give --exact or --ann, not both") }
+        if let ef, ef < 1 { throw ValidationError("--ef must be at least 1") }
+        if let maxFaces, maxFaces < 1 { throw ValidationError("--max-faces must be at least 1") }
+        if metric == .euclidean { throw ValidationError("--metric euclidean compares raw embeddings; a gallery holds normalised ones: use euclidean_l2, cosine or angular") }
+        if (embeddings == nil) == images.isEmpty { throw ValidationError("give query photos or --embeddings FILE (one of them)") }
+    }
+
+    private var mode: GallerySearchMode {
+        if exact { return .exact }
+        if ann || ef != nil { return .approximate(ef: ef) }
+        return .automatic
+    }
+
+    func run() async throws {
+        let store = try await FaceGallery.open(gallery)
+        if let embeddings {
+            let lines = try EmbeddingLines.read(embeddings, dimension: store.model.dimension, requireIdentity: false)
+            let found = try await store.search(lines.map(\.embedding), k: k, metric: metric, threshold: threshold, mode: mode)
+            for (line, matches) in zip(lines, found.matches) {
+                output.text("\(line.file ?? line.identity ?? "query")\t" + matches.map(matchText).joined(separator: "\t"))
+                output.emit(.object(indexFields(found.index) + [("matches", .array(matches.map(matchJSON)))]))
+            }
+            try await store.saveIndexIfChanged()
+            return
+        }
+        let flags = try face.galleryModel()
+        guard flags == store.model else {
+            throw FaceNetError.galleryMismatch(location: gallery, gallery: describe(store.model), given: describe(flags))
+        }
+        let facenet = try face.load()
+        var failures = 0
+        for file in expandImagePaths(images) {
+            do {
+                let found = try await store.search(photo: file, with: facenet, model: face.galleryModelName, maxFaces: maxFaces, k: k,
+                                                   metric: metric, threshold: threshold, mode: mode)
+                for (n, entry) in found.faces.enumerated() {
+                    let box = entry.face.map { "\($0.box.roundedXYWH)" } ?? "whole image"
+                    output.text("\(file)\tface \(n) \(box)\t" + entry.matches.map(matchText).joined(separator: "\t"))
+                }
+                let faces: [JSON] = found.faces.map { entry in
+                    .object([("box", entry.face.map { .array($0.box.roundedXYWH.map(JSON.int)) } ?? .null),
+                             ("confidence", entry.face.map { .float($0.confidence) } ?? .null),
+                             ("matches", .array(entry.matches.map(matchJSON)))])
+                }
+                output.emit(.object([("file", .string(file))] + indexFields(found.index) + [("faces", .array(faces))]))
+            } catch {
+                failures += 1
+                output.fail(file: file, error)
+            }
+        }
+        try await store.saveIndexIfChanged()
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func matchText(_ match: GalleryMatch) -> String {
+        "\(match.identity) \(String(format: "%.4f", match.distance))\(match.verified ? " ✓" : "")"
+    }
+
+    private func matchJSON(_ match: GalleryMatch) -> JSON {
+        .object([("identity", .string(match.identity)), ("file", .string(match.file)), ("distance", .double(match.distance)),
+                 ("threshold", match.threshold.map(JSON.double) ?? .null), ("verified", .bool(match.verified)),
+                 ("box", match.box.map { .array($0.map(JSON.int)) } ?? .null), ("face_id", .int(Int(match.faceID)))])
+    }
+}

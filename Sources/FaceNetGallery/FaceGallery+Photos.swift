@@ -1,0 +1,79 @@
+import Crypto
+import FaceNetKernels
+import FaceNetKit
+import Foundation
+
+/// What happened to one photo given to `FaceGallery.add(photos:with:)`.
+public struct PhotoOutcome: Sendable {
+    public var file: String
+    public var identity: String
+    /// The ids of the faces stored from it, or the error that kept it out (a missing or
+    /// undecodable file, no face found).
+    public var result: Result<[Int64], Error>
+}
+
+extension FaceGallery {
+    /// Detects, aligns and embeds each photo with `facenet` (which must be the gallery's model
+    /// and preprocessing) and stores its largest face (`maxFaces` more), with the photo's
+    /// SHA-256. A photo that fails is reported in its outcome and skipped; the others are
+    /// stored, each photo in its own transaction, so a crash loses at most the photo in
+    /// flight. `each(outcome, done, total)` after each photo, once its faces are committed.
+    @discardableResult
+    public func add(photos: [(file: String, identity: String)], with facenet: FaceNet, model: String, maxFaces: Int = 1,
+                    each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
+        let made = try GalleryModel(facenet: facenet, model: model)
+        guard made == self.model else {
+            throw FaceNetError.galleryMismatch(location: location, gallery: Self.describe(self.model), given: Self.describe(made))
+        }
+        var outcomes: [PhotoOutcome] = []
+        for (index, photo) in photos.enumerated() {
+            try Task.checkCancellation()
+            let result: Result<[Int64], Error>
+            do {
+                let hash = try Self.contentHash(of: photo.file)
+                let faces = try await facenet.embedFaces(file: photo.file, maxFaces: maxFaces, l2Normalize: true)
+                let records = faces.map { found in
+                    GalleryFace(identity: photo.identity, file: photo.file, contentHash: hash,
+                                box: found.face?.box.roundedXYWH, confidence: found.face?.confidence,
+                                landmarks: found.face.map(Self.landmarkValues), embedding: found.embedding)
+                }
+                result = .success(try await add(records, madeWith: made))
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                result = .failure(error)
+            }
+            let outcome = PhotoOutcome(file: photo.file, identity: photo.identity, result: result)
+            outcomes.append(outcome)
+            each?(outcome, index + 1, photos.count)
+        }
+        return outcomes
+    }
+
+    /// For each face of a query photo (largest first, up to `maxFaces`), its detection and
+    /// the `k` nearest stored faces.
+    public func search(photo file: String, with facenet: FaceNet, model: String, maxFaces: Int? = nil, k: Int = 5,
+                       metric: DistanceMetric = .euclideanL2, threshold: Double? = nil,
+                       mode: GallerySearchMode = .automatic) async throws -> (faces: [(face: DetectedFace?, matches: [GalleryMatch])], index: GalleryIndexUsed) {
+        let made = try GalleryModel(facenet: facenet, model: model)
+        let faces = try await facenet.embedFaces(file: file, maxFaces: maxFaces, l2Normalize: true)
+        let found = try await search(faces.map(\.embedding), madeWith: made, k: k, metric: metric, threshold: threshold, mode: mode)
+        return (zip(faces, found.matches).map { ($0.face, $1) }, found.index)
+    }
+
+    /// SHA-256 of a file's bytes, hex.
+    static func contentHash(of file: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            throw FaceNetError.unreadableFile(path: file, reason: "no such file, or not readable")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func landmarkValues(_ face: DetectedFace) -> [Float] {
+        let l = face.landmarks
+        return [l.leftEye, l.rightEye, l.nose, l.mouthLeft, l.mouthRight].flatMap { [$0.x, $0.y] }
+    }
+}
