@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "CImageCodecs",
             cSettings: [optimisedCInDebug],
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         // MTCNN's nets and the presets' topologies, compiled in from Weights/ (C23 #embed).
         .target(name: "CBundledModels"),
         .target(

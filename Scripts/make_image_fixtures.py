@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Image-decoding fixtures for ImageDecoderTests.swift, with Pillow as the oracle.
 
-Run from the repository root (Pillow pinned in Scripts/requirements.txt; a C compiler
-and libjpeg's headers are needed for the YCCK and arithmetic-coded samples):
+Run from the repository root (Pillow pinned in Scripts/requirements.txt, with its WebP
+support, which the wheels bundle; a C compiler and libjpeg's headers are needed for the
+YCCK and arithmetic-coded samples):
 
     .venv/bin/python Scripts/make_image_fixtures.py
 
@@ -10,10 +11,16 @@ Writes Tests/Fixtures/images/:
   *.jpg, *.png      small images made here (baseline/progressive/arithmetic/gray/CMYK/YCCK JPEG,
                     EXIF orientations, PNG of every colour type and depth, Adam7) and
                     bad inputs (empty, text, truncated, bad CRC, zero size, 60000x60000)
+  webp_*.webp       lossy and lossless WebP, with and without alpha, with EXIF orientation,
+                    one under a .jpg name (webp_named.jpg), and bad ones (truncated, corrupt,
+                    animated, headers claiming 16384x16384 / 16383x16383)
+  face.webp, face.png  Docs/samples/img5.jpg made 112 px wide: the same pixels as lossless
+                    WebP and as PNG (manifest "webp_face"), for the detector test
   *.rgb             Pillow's pixels for each good image: raw RGB bytes, row-major,
                     = ImageOps.exif_transpose(Image.open(f)).convert("RGB")
   manifest.json     {"pillow", "images": [{file, reference, width, height, note?}],
-                     "invalid": [{file, error, contains}], "shared_references": [...]}
+                     "invalid": [{file, error, contains}], "shared_references": [...],
+                     "webp_face": {webp, png, source, width, height, scale}}
   shared_digests.json  for every ../shared/faces/photos/*.jpg and crops/*.png:
                     width, height and SHA-256 of Pillow's RGB bytes
   shared_img*.rgb   full Pillow pixels of three small shared photos, so a mismatch
@@ -33,7 +40,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, __version__ as PILLOW_VERSION
+from PIL import Image, ImageOps, features, __version__ as PILLOW_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests/Fixtures/images"
@@ -388,6 +395,83 @@ def make_invalid():
     add_invalid("bomb_60000x60000.png", bomb_png, "imageTooLarge", "60000")
 
 
+def make_webps():
+    """WebP: Pillow decodes it with libwebp (its bundled copy), as the decoder does with the
+    system's; the lossy references are Pillow's decode, the lossless ones the source pixels."""
+    assert features.check("webp"), "this Pillow has no WebP support"
+    rgb = test_pattern(37, 23, seed=5)
+    alpha = np.random.default_rng(6).integers(0, 256, (23, 37, 1), dtype=np.uint8)
+    alpha[0, :8] = 0  # fully transparent pixels over the red corner: their colour must survive
+    rgba = np.concatenate([rgb, alpha], axis=2)
+
+    def save(name, image, **options):
+        image.save(OUT / name, "WEBP", **options)
+        return (OUT / name).read_bytes()
+
+    def lossless(name, image, note):
+        assert save(name, image, lossless=True, exact=True)[12:16] == b"VP8L"
+        assert np.array_equal(pillow_rgb(OUT / name), rgb), name
+        add_image(name, reference=rgb, note=note)
+
+    # exact=True keeps the colour of transparent pixels (libwebp would otherwise change it).
+    lossless("webp_lossless.webp", Image.fromarray(rgb), "lossless VP8L: reference is the source pixels (= Pillow's)")
+    lossless("webp_lossless_alpha.webp", Image.fromarray(rgba, "RGBA"),
+             "lossless with alpha (some 0): reference is the source RGB, alpha dropped, not composited")
+    assert save("webp_lossy.webp", Image.fromarray(rgb), quality=80)[12:16] == b"VP8 "
+    add_image("webp_lossy.webp", note="lossy VP8: reference is Pillow's decode (libwebp); measured max difference 0")
+    assert save("webp_lossy_alpha.webp", Image.fromarray(rgba, "RGBA"), quality=80)[12:16] == b"VP8X"
+    add_image("webp_lossy_alpha.webp", note="lossy with an ALPH chunk: Pillow's decode, alpha dropped")
+    # EXIF chunk as the format says (TIFF bytes alone) and with the "Exif\0\0" prefix
+    # some writers add (Pillow reads both); references are Pillow's exif_transpose.
+    save("webp_exif_o6.webp", Image.fromarray(rgb), lossless=True, exif=exif_block(6))
+    add_image("webp_exif_o6.webp", note="EXIF chunk, orientation 6 (rotated to 23x37)")
+    save("webp_exif_o8_prefixed.webp", Image.fromarray(rgb), quality=80, exif=b"Exif\x00\x00" + exif_block(8, big_endian=True))
+    add_image("webp_exif_o8_prefixed.webp", note="EXIF chunk with an Exif\\0\\0 prefix, big-endian, orientation 8")
+    for name in ("webp_exif_o6.webp", "webp_exif_o8_prefixed.webp"):
+        with Image.open(OUT / name) as im:
+            assert im.size == (37, 23) and im.getexif().get(0x0112) in (6, 8), (name, im.getexif())
+    # A web download saved as .jpg: the lossy file's bytes under another name.
+    lossy = (OUT / "webp_lossy.webp").read_bytes()
+    (OUT / "webp_named.jpg").write_bytes(lossy)
+    manifest["images"].append({"file": "webp_named.jpg", "reference": "webp_lossy.rgb", "width": 37, "height": 23,
+                               "note": "WebP bytes under a .jpg name: decoded as WebP (sniffed by content)"})
+
+    exact = (OUT / "webp_lossless.webp").read_bytes()
+    add_invalid("webp_truncated_lossy.webp", lossy[: len(lossy) // 2], "invalidImage", "data ends early (truncated")
+    add_invalid("webp_truncated_lossless.webp", exact[: len(exact) // 2], "invalidImage", "data ends early (truncated")
+    # VP8 frame start code 9D 01 2A broken: refused while reading the header.
+    start = lossy.index(b"\x9d\x01\x2a")
+    add_invalid("webp_bad_start_code.webp", lossy[:start] + b"\x9d\x01\x2b" + lossy[start + 3:], "invalidImage",
+                "invalid WebP data")
+    # 16 bytes of 0xFF inside the lossless bitstream: the header is fine, decoding fails.
+    add_invalid("webp_corrupt_lossless.webp", exact[:60] + b"\xff" * 16 + exact[76:], "invalidImage", "invalid WebP data")
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(OUT / "webp_animated.webp", "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    with Image.open(OUT / "webp_animated.webp") as im:
+        assert im.n_frames == 2
+    manifest["invalid"].append({"file": "webp_animated.webp", "error": "invalidImage", "contains": "animated WebP"})
+    # Headers claiming 16384x16384 (VP8L: 14-bit width-1, height-1 after the 0x2F signature)
+    # and 16383x16383 (VP8: 14-bit sizes after the start code), over the 64 Mi pixel limit;
+    # the data after them is still the 37x23 image's.
+    bits = struct.unpack("<I", exact[21:25])[0] & ~((1 << 28) - 1) | 16383 | 16383 << 14
+    add_invalid("bomb_16384x16384.webp", exact[:21] + struct.pack("<I", bits) + exact[25:], "imageTooLarge", "16384")
+    add_invalid("bomb_16383x16383.webp", lossy[: start + 3] + struct.pack("<HH", 16383, 16383) + lossy[start + 7:],
+                "imageTooLarge", "16383")
+
+    # A real face: the same pixels as lossless WebP and PNG, for the detector test.
+    source = ROOT / "Docs/samples/img5.jpg"
+    with Image.open(source) as im:
+        photo = ImageOps.exif_transpose(im).convert("RGB")
+    width = 112
+    face = photo.resize((width, round(photo.height * width / photo.width)), Image.Resampling.LANCZOS)
+    face.save(OUT / "face.webp", "WEBP", lossless=True, quality=100, method=6)
+    face.save(OUT / "face.png", optimize=True)
+    assert np.array_equal(pillow_rgb(OUT / "face.webp"), np.asarray(face))
+    assert np.array_equal(pillow_rgb(OUT / "face.png"), np.asarray(face))
+    manifest["webp_face"] = {"webp": "face.webp", "png": "face.png", "source": "Docs/samples/img5.jpg",
+                             "width": face.width, "height": face.height, "scale": face.width / photo.width}
+
+
 def make_shared():
     """Digests of Pillow's RGB for every shared photo and crop, + full pixels for a few."""
     if not SHARED.is_dir():
@@ -415,6 +499,7 @@ def main():
     make_jpegs()
     make_pngs()
     make_invalid()
+    make_webps()
     make_shared()
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     total = sum(p.stat().st_size for p in OUT.iterdir())

@@ -8,7 +8,7 @@ struct DetectCommand: ParsableCommand {
         commandName: "detect",
         abstract: "Find faces with MTCNN: boxes [x, y, width, height], confidence and five landmarks per face, largest first.")
 
-    @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png).")
+    @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png, .webp).")
     var images: [String]
 
     /// `--json`: one object per image, `{"file", "faces": [{"box", "confidence", "landmarks"}]}`.
@@ -76,7 +76,9 @@ struct DetectCommand: ParsableCommand {
                                  engineOptions: try engine.engineOptions())
         check.warnAboutMismatches(detector.models)
         let files = expandImagePaths(images)
-        guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png) found in \(images.joined(separator: ", "))") }
+        guard !files.isEmpty else {
+            throw ValidationError("no images (.jpg, .jpeg, .png, .webp) found in \(images.joined(separator: ", "))")
+        }
         for directory in [draw, crops].compactMap({ $0 }) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

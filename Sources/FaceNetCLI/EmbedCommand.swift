@@ -8,7 +8,7 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Embed face images: one line per image (with --json, one object {\"file\", \"embedding\"} per image).")
 
-    @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png).")
+    @Argument(help: "Image files or directories of images (.jpg, .jpeg, .png, .webp).")
     var images: [String]
 
     @OptionGroup var face: FaceOptions
@@ -34,7 +34,9 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let facenet = try face.load()
         let files = expandImagePaths(images)
-        guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png) found in \(images.joined(separator: ", "))") }
+        guard !files.isEmpty else {
+            throw ValidationError("no images (.jpg, .jpeg, .png, .webp) found in \(images.joined(separator: ", "))")
+        }
         let progress = progressOptions.reporter(total: files.count, what: "embedded")
         if let maxFaces {
             return try write(everyFace(facenet, files, maxFaces: maxFaces, progress: progress), of: files.count)

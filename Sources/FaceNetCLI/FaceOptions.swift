@@ -145,7 +145,7 @@ struct FaceOptions: ParsableArguments {
 /// Image files named on the command line: files as given, directories expanded to the
 /// images in them (sorted), anything else reported.
 func expandImagePaths(_ arguments: [String]) -> [String] {
-    let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    let extensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
     var files: [String] = []
     for argument in arguments {
         var isDirectory: ObjCBool = false

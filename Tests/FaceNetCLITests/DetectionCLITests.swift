@@ -107,6 +107,29 @@ final class DetectionCLITests: CLITestCase {
         XCTAssertEqual(Array(jpeg.prefix(2)), [0xFF, 0xD8], "--draw did not write a JPEG")
     }
 
+    /// Issue 16: a folder argument picks up `.webp` files (and a WebP named `.jpg`), which
+    /// decode: the face is found in each, at the box of the PNG with the same pixels.
+    func testDetectReadsWebPFilesInAFolder() throws {
+        let folder = try scratchDirectory("gallery")
+        for (fixture, name) in [("face.webp", "a.webp"), ("face.png", "b.png"), ("webp_named.jpg", "c.jpg"),
+                                ("face.webp", "d.WEBP")] {
+            try FileManager.default.copyItem(atPath: CLIPaths.fixture("images/" + fixture),
+                                             toPath: folder.appendingPathComponent(name).path)
+        }
+        try Data("not an image".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        let result = try facenet(["detect", "--json", folder.path], timeout: 90)
+        assertSucceeded(result)
+        let lines = try jsonLines(result)
+        XCTAssertEqual(lines.map { ((($0["file"] as? String) ?? "") as NSString).lastPathComponent },
+                       ["a.webp", "b.png", "c.jpg", "d.WEBP"], result.transcript)
+        let boxes = lines.map { ($0["faces"] as? [[String: Any]])?.map { floats($0["box"]) ?? [] } }
+        guard boxes.count == 4 else { return }
+        XCTAssertEqual(boxes[0]?.count, 1, result.stdout)
+        XCTAssertEqual(boxes[0], boxes[1], "face.webp and face.png: the same face box")
+        XCTAssertEqual(boxes[0], boxes[3])
+        XCTAssertNotNil(boxes[2], "the 37×23 WebP named .jpg was decoded (no face in it): \(result.transcript)")
+    }
+
     /// Width and height of a PNG (its IHDR) or a baseline/progressive JPEG (its SOF marker).
     private func imageSize(_ path: String) throws -> (width: Int, height: Int) {
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -122,7 +122,8 @@ final class FaceCommandsCLITests: CLITestCase {
         assertUsageError(try facenet(["embed", "--detector", "skip", "--align", "eyes"] + model + [image]),
                          mentions: ["--align needs a detector"])
         let empty = try scratchDirectory("no-images")
-        assertUsageError(try facenet(["embed"] + model + [empty.path]), mentions: ["no images (.jpg, .jpeg, .png) found", empty.path])
+        assertUsageError(try facenet(["embed"] + model + [empty.path]),
+                         mentions: ["no images (.jpg, .jpeg, .png, .webp) found", empty.path])
     }
 
     func testEmbedUnknownModel() throws {

@@ -7,9 +7,10 @@ import XCTest
 @testable import FaceNetTools
 import FaceNetTestSupport
 
-/// JPEG/PNG decoding against Pillow (Scripts/make_image_fixtures.py wrote the references:
+/// JPEG/PNG/WebP decoding against Pillow (Scripts/make_image_fixtures.py wrote the references:
 /// `ImageOps.exif_transpose(Image.open(f)).convert("RGB")`), typed errors for bad files,
-/// limits, EXIF parsing, and robustness against truncated or mutated input.
+/// limits, EXIF parsing, and robustness against truncated or mutated input (WebP's own
+/// cases are in WebPDecoderTests).
 /// Every format matches Pillow exactly (max difference 0); the one deliberate exception,
 /// 16-bit grayscale PNG, is explained in the fixture manifest and Docs/formats.md.
 final class ImageDecoderTests: XCTestCase {
@@ -197,12 +198,14 @@ final class ImageDecoderTests: XCTestCase {
             if case .unsupported(let why) = ImageFormat.sniff(bytes) { return why }
             return "supported"
         }
-        XCTAssertTrue(reason(Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8)).contains("WebP"))
+        XCTAssertEqual(ImageFormat.sniff(Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8)), .supported(.webp))
+        XCTAssertEqual(reason(Array("GIF89a\u{1}\u{0}".utf8)), "GIF images are not supported (only JPEG, PNG and WebP)")
         XCTAssertTrue(reason([0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0]).contains("TIFF"))
         XCTAssertTrue(reason(Array("\u{0}\u{0}\u{0}\u{18}ftypheic".utf8)).contains("HEIF"))
         XCTAssertTrue(reason(Array("<html><body>".utf8)).contains("text"))
         XCTAssertEqual(ImageFormat.sniff([0xFF, 0xD8, 0xFF, 0xE0]), .supported(.jpeg))
-        XCTAssertEqual(ImageFormat.sniff([0xFF, 0xD8]), .unsupported("unknown format: neither JPEG nor PNG (first bytes ff d8)"))
+        XCTAssertEqual(ImageFormat.sniff([0xFF, 0xD8]),
+                       .unsupported("unknown format: neither JPEG, PNG nor WebP (first bytes ff d8)"))
     }
 
     // MARK: - Robustness: truncation and mutation never crash or give wrong pixels silently

@@ -10,7 +10,7 @@ guard arguments.count == 2 else {
 }
 let folder = URL(fileURLWithPath: arguments[1])
 let files = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil))?
-    .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }
+    .filter { ["jpg", "jpeg", "png", "webp"].contains($0.pathExtension.lowercased()) }
     .map(\.path).sorted() ?? []
 do {
     let facenet = try FaceNet(preset: .facenet512Casia)

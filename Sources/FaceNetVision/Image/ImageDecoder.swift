@@ -3,14 +3,16 @@ import Foundation
 import FaceNetKernels
 import FaceNetEngine
 
-/// Decodes JPEG and PNG files into upright 8-bit RGB, with pixels equal to Pillow's
+/// Decodes JPEG, PNG and WebP files into upright 8-bit RGB, with pixels equal to Pillow's
 /// `ImageOps.exif_transpose(Image.open(f)).convert("RGB")` (see Docs/formats.md, "Images").
 ///
-/// - Format by magic bytes, not extension: JPEG `FF D8 FF`, PNG's 8-byte signature.
+/// - Format by magic bytes, not extension: JPEG `FF D8 FF`, PNG's 8-byte signature, WebP's
+///   `RIFF` container of form `WEBP` (lossy or lossless, alpha dropped; animated WebP is
+///   refused as unsupported).
 /// - Output: `RGBImage`, height × width × 3 bytes, row-major, RGB interleaved, top row first.
 /// - Limits: the file size (`maxFileBytes`) before reading it; the stored width, height and
 ///   pixel count right after the header, before the pixel buffer is allocated.
-/// - EXIF orientation 2–8 (JPEG APP1, PNG eXIf) is applied; broken EXIF is ignored.
+/// - EXIF orientation 2–8 (JPEG APP1, PNG eXIf, WebP EXIF) is applied; broken EXIF is ignored.
 ///
 /// Errors: `.unreadableFile` (missing or unreadable file), `.invalidImage` (empty, not an
 /// image, unsupported format, truncated, corrupt, zero size, file over `maxFileBytes`),
@@ -123,6 +125,7 @@ extension ImageFormat {
         switch self {
         case .jpeg: return "JPEG"
         case .png: return "PNG"
+        case .webp: return "WebP"
         }
     }
 }

@@ -6,6 +6,7 @@ import FaceNetEngine
 package enum ImageFormat: Equatable {
     case jpeg
     case png
+    case webp
 
     /// What the first bytes say: a decodable format, or why the file cannot be decoded.
     package enum Sniffed: Equatable {
@@ -14,12 +15,16 @@ package enum ImageFormat: Equatable {
     }
 
     /// JPEG: `FF D8 FF` (SOI then a marker). PNG: the 8-byte signature `89 'PNG' 0D 0A 1A 0A`.
+    /// WebP: a RIFF container of form type `WEBP` (`'RIFF'`, a 4-byte size, `'WEBP'`).
     static func sniff(_ bytes: some Collection<UInt8>) -> Sniffed {
         let head = Array(bytes.prefix(32))
         if head.starts(with: [0xFF, 0xD8, 0xFF]) { return .supported(.jpeg) }
         if head.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .supported(.png) }
+        if head.count >= 12, head.starts(with: Array("RIFF".utf8)), Array(head[8..<12]) == Array("WEBP".utf8) {
+            return .supported(.webp)
+        }
         if let name = otherFormatName(head) {
-            return .unsupported("\(name) images are not supported (only JPEG and PNG)")
+            return .unsupported("\(name) images are not supported (only JPEG, PNG and WebP)")
         }
         if looksLikeText(head) {
             return .unsupported("not an image: the file starts with text (\"\(textPreview(head))\")")
@@ -28,7 +33,7 @@ package enum ImageFormat: Equatable {
             let digits = String(byte, radix: 16)
             return digits.count == 1 ? "0" + digits : digits
         }.joined(separator: " ")
-        return .unsupported("unknown format: neither JPEG nor PNG (first bytes \(hex))")
+        return .unsupported("unknown format: neither JPEG, PNG nor WebP (first bytes \(hex))")
     }
 
     /// Formats worth naming in the message, so the user knows to convert the file.
@@ -38,7 +43,6 @@ package enum ImageFormat: Equatable {
             return h.count >= offset + b.count && Array(h[offset..<offset + b.count]) == b
         }
         if ascii("GIF87a") || ascii("GIF89a") { return "GIF" }
-        if ascii("RIFF") && ascii("WEBP", at: 8) { return "WebP" }
         if h.starts(with: [0x49, 0x49, 0x2A, 0x00]) || h.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) { return "TIFF" }
         if ascii("BM") && h.count >= 14 { return "BMP" }
         if ascii("ftyp", at: 4) {
