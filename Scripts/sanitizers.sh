@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 which=${1:-both}
 [ $# -gt 0 ] && shift
 export FACENET_STRESS_ROUNDS=${FACENET_STRESS_ROUNDS:-20}
+# The engine only: FaceNetGallery's dependencies (GRDB, postgres-nio, SwiftNIO, BoringSSL)
+# built twice more under sanitizers would put CI over its time. Package.swift reads this.
+export FACENET_ENGINE_ONLY=1
 bash Scripts/install-deps.sh
 # Digests of known weights that the tests compute go to a throwaway cache, not ~/.cache/facenet.
 if [[ -z "${FACENET_CACHE_DIR:-}" ]]; then

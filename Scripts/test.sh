@@ -19,10 +19,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 # Digests of known weights that the tests compute go to a throwaway cache, not ~/.cache/facenet.
+cleanup=()
+trap 'for step in "${cleanup[@]}"; do eval "$step"; done' EXIT
 if [[ -z "${FACENET_CACHE_DIR:-}" ]]; then
     FACENET_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/facenet-test-cache.XXXXXX")
     export FACENET_CACHE_DIR
-    trap 'rm -rf "$FACENET_CACHE_DIR"' EXIT
+    cleanup+=('rm -rf "$FACENET_CACHE_DIR"')
 fi
 flags=(-c release -Xswiftc -enable-testing)
 # Arguments that change the build (a scratch path, a sanitizer) go to `swift build` too.
@@ -51,4 +53,19 @@ if [[ "$fetch" == "1" && ! -f Weights/graph_final.pb && -z "${FACENET_GRAPH_PB:-
     fi
 fi
 swift build "${build_flags[@]}" --build-tests
+# A PostgreSQL + pgvector server on 127.0.0.1 for the gallery's PostgreSQL tests
+# (Scripts/postgres.sh; about 17 s the first time), unless FACENET_TEST_POSTGRES_URL names
+# one already or this build has no gallery. If it cannot start, those tests skip with the
+# reason — except under CI=true, where they fail.
+if [[ -z "${FACENET_TEST_POSTGRES_URL:-}" && "${FACENET_ENGINE_ONLY:-}" != "1" ]]; then
+    started=$SECONDS
+    if line=$(bash Scripts/postgres.sh start); then
+        eval "$line"
+        cleanup+=('bash Scripts/postgres.sh stop >/dev/null 2>&1 || true')
+        echo "PostgreSQL for the gallery tests: started in $((SECONDS - started)) s"
+    else
+        echo "warning: Scripts/postgres.sh could not start PostgreSQL; the gallery's PostgreSQL tests will" \
+             "$([[ "${CI:-}" == "true" ]] && echo fail || echo skip)" >&2
+    fi
+fi
 swift test "${flags[@]}" --disable-swift-testing --skip-build "$@"

@@ -1,3 +1,5 @@
+// Built unless FACENET_ENGINE_ONLY=1 (Package.swift): the gallery needs FaceNetGallery.
+#if FACENET_GALLERY
 import ArgumentParser
 import FaceNetGallery
 import FaceNetKit
@@ -59,3 +61,4 @@ struct BenchSearchCommand: ParsableCommand {
         output.emit(.object(report.map { ($0.key, JSON.double($0.value)) }.sorted { $0.0 < $1.0 }))
     }
 }
+#endif

@@ -10,8 +10,13 @@ struct FaceNetCommand: AsyncParsableCommand {
         discussion: "Every subcommand takes --json: stdout then carries only JSON, one object per line (Docs/cli.md).",
         subcommands: [EmbedCommand.self, VerifyCommand.self, CalibrateCommand.self, DetectCommand.self,
                       GoldenCommand.self, RunCommand.self, InspectCommand.self, BenchCommand.self, BenchDetectCommand.self,
-                      BenchSearchCommand.self, ImportTFCommand.self, WeightsCommand.self, GalleryCommand.self, FindCommand.self,
-                      ValidateWeightsCommand.self])
+                      ImportTFCommand.self, WeightsCommand.self] + gallerySubcommands + [ValidateWeightsCommand.self])
+
+    #if FACENET_GALLERY
+    static let gallerySubcommands: [ParsableCommand.Type] = [GalleryCommand.self, FindCommand.self, BenchSearchCommand.self]
+    #else
+    static let gallerySubcommands: [ParsableCommand.Type] = []
+    #endif
 
     /// ArgumentParser's `main`, plus the JSON contract for errors: under `--json` a failure
     /// that ends the command is also the line `{"error": {"code", "message"}}` (with `"file"`

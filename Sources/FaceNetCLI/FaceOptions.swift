@@ -1,5 +1,7 @@
 import ArgumentParser
+#if FACENET_GALLERY
 import FaceNetGallery
+#endif
 import FaceNetKit
 import FaceNetTools
 import Foundation
@@ -102,6 +104,7 @@ struct FaceOptions: ParsableArguments {
         return facenet
     }
 
+    #if FACENET_GALLERY
     /// The name a gallery records for the model: the preset, or `weights <file name>`.
     var galleryModelName: String {
         modelFiles.preset?.rawValue ?? "weights " + ((modelFiles.weights ?? "") as NSString).lastPathComponent
@@ -132,6 +135,8 @@ struct FaceOptions: ParsableArguments {
                                                                       margin: margin),
                             weightSet: (preset?.weightSet ?? weightSet)?.rawValue)
     }
+
+    #endif
 
     private func apply(to options: inout PreprocessOptions) {
         if let resize { options.resize = resize }

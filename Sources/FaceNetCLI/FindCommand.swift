@@ -1,3 +1,5 @@
+// Built unless FACENET_ENGINE_ONLY=1 (Package.swift): the gallery needs FaceNetGallery.
+#if FACENET_GALLERY
 import ArgumentParser
 import FaceNetGallery
 import FaceNetKit
@@ -78,7 +80,7 @@ struct FindCommand: AsyncParsableCommand {
         }
         let flags = try face.galleryModel()
         guard flags == store.model else {
-            throw FaceNetError.galleryMismatch(location: gallery, gallery: describe(store.model), given: describe(flags))
+            throw FaceNetError.galleryMismatch(location: store.location, gallery: describe(store.model), given: describe(flags))
         }
         let facenet = try face.load()
         var failures = 0
@@ -115,3 +117,4 @@ struct FindCommand: AsyncParsableCommand {
                  ("box", match.box.map { .array($0.map(JSON.int)) } ?? .null), ("face_id", .int(Int(match.faceID)))])
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// Built unless FACENET_ENGINE_ONLY=1 (Package.swift): the gallery needs FaceNetGallery.
+#if FACENET_GALLERY
 import ArgumentParser
 import FaceNetGallery
 import FaceNetKit
@@ -30,8 +32,8 @@ struct GalleryCreateCommand: AsyncParsableCommand {
         let model = try face.galleryModel()
         let created = try await FaceGallery.create(gallery, model: model)
         try await created.close()
-        output.text("created \(gallery): \(model.model), \(model.dimension)-d, \(model.preprocessing)")
-        output.emit(.object([("gallery", .string(gallery))] + galleryModelFields(model)))
+        output.text("created \(created.location): \(model.model), \(model.dimension)-d, \(model.preprocessing)")
+        output.emit(.object([("gallery", .string(created.location))] + galleryModelFields(model)))
     }
 }
 
@@ -71,7 +73,7 @@ struct GalleryAddCommand: AsyncParsableCommand {
         // The gallery's model first: a mismatch is refused before the network is loaded.
         let flags = try face.galleryModel()
         guard flags == store.model else {
-            throw FaceNetError.galleryMismatch(location: gallery, gallery: describe(store.model), given: describe(flags))
+            throw FaceNetError.galleryMismatch(location: store.location, gallery: describe(store.model), given: describe(flags))
         }
         let files = walkImagePaths(paths)
         guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png, .webp) found in \(paths.joined(separator: ", "))") }
@@ -97,7 +99,7 @@ struct GalleryAddCommand: AsyncParsableCommand {
         let added = outcomes.filter { (try? $0.result.get()) != nil }.count, failed = outcomes.count - added
         try await store.saveIndex()
         try await store.close()
-        printError("added \(added) of \(photos.count) photos to \(gallery)" + (failed > 0 ? "; \(failed) failed (above)" : ""))
+        printError("added \(added) of \(photos.count) photos to \(store.location)" + (failed > 0 ? "; \(failed) failed (above)" : ""))
         if added == 0 { throw ExitCode(1) }
     }
 
@@ -141,8 +143,8 @@ struct GalleryImportCommand: AsyncParsableCommand {
         try await store.saveIndex()
         try await store.close()
         output.say("stored in \(String(format: "%.2f", (stored - start).seconds)) s; index saved in \(String(format: "%.2f", (clock.now - stored).seconds)) s")
-        output.say("imported \(imported) faces into \(gallery) in \(String(format: "%.2f", (clock.now - start).seconds)) s")
-        output.emit(.object([("gallery", .string(gallery)), ("imported", .int(imported))]))
+        output.say("imported \(imported) faces into \(store.location) in \(String(format: "%.2f", (clock.now - start).seconds)) s")
+        output.emit(.object([("gallery", .string(store.location)), ("imported", .int(imported))]))
     }
 }
 
@@ -176,7 +178,7 @@ struct GalleryRemoveCommand: AsyncParsableCommand {
         }
         try await store.close()
         output.text("removed \(removed) face\(removed == 1 ? "" : "s")")
-        output.emit(.object([("gallery", .string(gallery)), ("removed", .int(removed))]))
+        output.emit(.object([("gallery", .string(store.location)), ("removed", .int(removed))]))
     }
 }
 
@@ -221,9 +223,9 @@ struct GalleryStatsCommand: AsyncParsableCommand {
         let store = try await FaceGallery.open(gallery)
         let stats = try await store.statistics()
         try await store.close()
-        output.text("\(gallery): \(stats.faces) faces, \(stats.identities) identities; \(stats.model.model), "
+        output.text("\(stats.location): \(stats.faces) faces, \(stats.identities) identities; \(stats.model.model), "
                     + "\(stats.model.dimension)-d, \(stats.model.preprocessing); search: \(indexText(stats.defaultIndex))")
-        output.emit(.object([("gallery", .string(gallery)), ("faces", .int(stats.faces)), ("identities", .int(stats.identities))]
+        output.emit(.object([("gallery", .string(store.location)), ("faces", .int(stats.faces)), ("identities", .int(stats.identities))]
                             + galleryModelFields(stats.model) + indexFields(stats.defaultIndex)))
     }
 }
@@ -258,7 +260,7 @@ struct GalleryExportCommand: AsyncParsableCommand {
             throw FaceNetError.unwritableFile(path: file, reason: "\(error.localizedDescription); nothing was written")
         }
         output.text("exported \(faces.count) faces to \(file)")
-        output.emit(.object([("gallery", .string(gallery)), ("exported", .int(faces.count)), ("file", .string(file))]))
+        output.emit(.object([("gallery", .string(store.location)), ("exported", .int(faces.count)), ("file", .string(file))]))
     }
 }
 
@@ -275,7 +277,7 @@ func indexFields(_ index: GalleryIndexUsed) -> [(String, JSON)] {
     switch index {
     case .exact: return [("index", .string("exact"))]
     case .hnsw(let ef): return [("index", .string("hnsw")), ("ef", .int(ef))]
-    case .store(let ef): return [("index", .string("store-hnsw")), ("ef", ef.map(JSON.int) ?? .null)]
+    case .store(let ef): return [("index", .string("hnsw")), ("ef", ef.map(JSON.int) ?? .null), ("engine", .string("pgvector"))]
     }
 }
 
@@ -283,7 +285,7 @@ func indexText(_ index: GalleryIndexUsed) -> String {
     switch index {
     case .exact: return "exact"
     case .hnsw(let ef): return "HNSW, ef \(ef)"
-    case .store(let ef): return "the store's HNSW index" + (ef.map { ", ef \($0)" } ?? "")
+    case .store(let ef): return "pgvector's HNSW index" + (ef.map { ", ef \($0)" } ?? "")
     }
 }
 
@@ -304,3 +306,4 @@ func walkImagePaths(_ paths: [String]) -> [String] {
     }
     return files
 }
+#endif

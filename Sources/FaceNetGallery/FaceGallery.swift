@@ -33,7 +33,7 @@ public enum GallerySearchMode: Sendable, Equatable {
 public enum GalleryIndexUsed: Sendable, Equatable {
     case exact
     case hnsw(ef: Int)
-    /// The store's own index (PostgreSQL's pgvector HNSW).
+    /// The store's own index (PostgreSQL's pgvector HNSW; `ef` its `hnsw.ef_search`).
     case store(ef: Int?)
 }
 
@@ -99,9 +99,7 @@ public actor FaceGallery {
     }
 
     private static func storeType(for location: String) throws -> any GalleryStore.Type {
-        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            throw FaceNetError.invalidGallery(location: location, reason: "PostgreSQL galleries are not built into this version yet")
-        }
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return PostgresGalleryStore.self }
         return SQLiteGalleryStore.self
     }
 
@@ -155,6 +153,30 @@ public actor FaceGallery {
         let normalized = queries.map(EmbeddingMatrix.normalized)
         let limit = threshold ?? model.flatMap(\.weightSet).flatMap(WeightSet.init(rawValue:)).map { $0.threshold(for: metric) }
             ?? self.model.weightSet.flatMap(WeightSet.init(rawValue:)).map { $0.threshold(for: metric) }
+        func match(_ face: GalleryFace, _ similarity: Float) -> GalleryMatch {
+            let distance = Self.distance(similarity: Double(similarity), metric: metric)
+            return GalleryMatch(identity: face.identity, file: face.file, box: face.box, faceID: face.id, distance: distance,
+                                threshold: limit, verified: limit.map { distance <= $0 } ?? false)
+        }
+        // A store with an index of its own (PostgreSQL + pgvector) answers in SQL.
+        if cachePath == nil {
+            var found: [[GalleryMatch]] = []
+            var used = GalleryIndexUsed.exact
+            for query in normalized {
+                let exact: Bool, ef: Int?
+                switch mode {
+                case .exact: (exact, ef) = (true, nil)
+                case .approximate(let given): (exact, ef) = (false, max(given ?? Self.defaultEF, k))
+                case .automatic: (exact, ef) = (false, max(Self.defaultEF, k))
+                }
+                guard let matches = try await store.nearest(to: query, k: k, ef: ef, exact: exact) else {
+                    throw internalFault("FaceGallery: a store without a local index gave no search of its own")
+                }
+                found.append(matches.map { match($0.face, $0.similarity) })
+                used = exact ? .exact : .store(ef: ef)
+            }
+            return (found, used)
+        }
         try await refresh()
         let exact: Bool
         let ef: Int
@@ -177,12 +199,10 @@ public actor FaceGallery {
         let records = Dictionary(uniqueKeysWithValues: try await store.faces(ids: wanted).map { ($0.id, $0) })
         let ids = snapshot.ids
         let matches = rows.map { found in
-            found.compactMap { match -> GalleryMatch? in
+            found.compactMap { row -> GalleryMatch? in
                 // A face removed by another process since the refresh is left out.
-                guard let face = records[ids[Int(match.row)]] else { return nil }
-                let distance = Self.distance(similarity: Double(match.similarity), metric: metric)
-                return GalleryMatch(identity: face.identity, file: face.file, box: face.box, faceID: face.id, distance: distance,
-                                    threshold: limit, verified: limit.map { distance <= $0 } ?? false)
+                guard let face = records[ids[Int(row.row)]] else { return nil }
+                return match(face, row.similarity)
             }
         }
         return (matches, used)
@@ -202,7 +222,8 @@ public actor FaceGallery {
 
     public func statistics() async throws -> GalleryStatistics {
         let counts = try await store.counts()
-        let index: GalleryIndexUsed = counts.faces < Self.approximateFrom ? .exact : .hnsw(ef: Self.defaultEF)
+        let index: GalleryIndexUsed = cachePath == nil ? .store(ef: Self.defaultEF)
+            : counts.faces < Self.approximateFrom ? .exact : .hnsw(ef: Self.defaultEF)
         return GalleryStatistics(faces: counts.faces, identities: counts.identities, model: model, location: location,
                                  defaultIndex: index)
     }

@@ -28,6 +28,10 @@ enum ExitStatus {
     static let usage: Int32 = 64
 }
 
+/// Whether `facenet` was built with the gallery commands: not under FACENET_ENGINE_ONLY=1
+/// (the sanitizer runs, Scripts/sanitizers.sh, which export it for the build and the tests).
+let galleryBuilt = ProcessInfo.processInfo.environment["FACENET_ENGINE_ONLY"] != "1"
+
 /// Files the tests use: the package's own committed fixtures and sample photos only.
 enum CLIPaths {
     static let packageRoot = URL(fileURLWithPath: #filePath)

@@ -3,6 +3,11 @@ import XCTest
 
 /// `facenet gallery …` and `facenet find` on the embedded store, run as a user runs them.
 final class GalleryCLITests: CLITestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        if !galleryBuilt { throw XCTSkip("facenet is built without the gallery here (FACENET_ENGINE_ONLY=1, the sanitizer runs)") }
+    }
+
     /// JSON lines of `identities` × `samples` synthetic 512-d embeddings (clusters around
     /// random centres), and the embeddings themselves.
     private func syntheticLines(identities: Int, samples: Int, seed: UInt64, dimension: Int = 512,
@@ -203,6 +208,44 @@ final class GalleryCLITests: CLITestCase {
         assertSucceeded(try facenet(["gallery", "add", gallery, CLIPaths.package("Docs/samples/img6.jpg"), "--identity", "dave"] + model))
         let after = try XCTUnwrap(try jsonLines(try facenet(["gallery", "stats", gallery, "--json"])).first)
         XCTAssertEqual(after["faces"] as? Int, stored + 1)
+    }
+
+    /// The same commands on a PostgreSQL gallery (`FACENET_TEST_POSTGRES_URL`, which
+    /// Scripts/test.sh starts): create, import, find by HNSW and exactly, stats, remove,
+    /// export. Skips without a server, fails under CI=true.
+    func testTheSameCommandsOnPostgreSQL() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let server = environment["FACENET_TEST_POSTGRES_URL"], !server.isEmpty else {
+            let hint = "FACENET_TEST_POSTGRES_URL is not set: run `eval \"$(bash Scripts/postgres.sh start)\"` first"
+            if environment["CI"] == "true" { return XCTFail(hint + " (CI=true: this test must run)") }
+            throw XCTSkip(hint)
+        }
+        let name = "cli_\(UInt32.random(in: .min ... .max))"
+        let gallery = server + (server.contains("?") ? "&" : "?") + "gallery=\(name)"
+        assertSucceeded(try facenet(["gallery", "create", gallery]))
+        let (text, faces) = syntheticLines(identities: 30, samples: 4, seed: 6)
+        assertSucceeded(try facenet(["gallery", "import", gallery, try write(text, to: "faces.jsonl")], timeout: 60))
+        let (queryText, queries) = syntheticLines(identities: 2, samples: 1, seed: 6, prefix: "q")
+        let queryFile = try write(queryText, to: "q.jsonl")
+        for mode in ["--exact", "--ann"] {
+            let found = try facenet(["find", "--embeddings", queryFile, "--gallery", gallery, "-k", "3", "--metric", "cosine", mode, "--json"])
+            assertSucceeded(found)
+            for (line, query) in zip(try jsonLines(found), queries) {
+                XCTAssertEqual(line["index"] as? String, mode == "--exact" ? "exact" : "hnsw", mode)
+                let best = faces.enumerated().min { Self.cosineDistance(query.embedding, $0.element.embedding)
+                    < Self.cosineDistance(query.embedding, $1.element.embedding) }
+                let first = (line["matches"] as? [[String: Any]])?.first
+                XCTAssertEqual(first?["identity"] as? String, best?.element.identity, mode)
+            }
+        }
+        let stats = try XCTUnwrap(try jsonLines(try facenet(["gallery", "stats", gallery, "--json"])).first)
+        XCTAssertEqual(stats["faces"] as? Int, 120)
+        XCTAssertFalse((stats["gallery"] as? String ?? "").contains(":@"), "no password shown")
+        XCTAssertEqual(try jsonLines(try facenet(["gallery", "remove", gallery, "--identity", "person1", "--json"])).first?["removed"] as? Int, 4)
+        let exported = scratchPath("out.jsonl")
+        assertSucceeded(try facenet(["gallery", "export", gallery, exported]))
+        XCTAssertEqual(try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").count, 116)
+        assertFailed(try facenet(["gallery", "create", gallery]), status: ExitStatus.failure, mentions: ["exists"])
     }
 
     /// Starts `facenet arguments…` without waiting (stdout to `stdout` when given).

@@ -3,7 +3,8 @@ import XCTest
 
 /// The command line as a whole, `import-tf` and the hidden `validate-weights` helper.
 final class ToolCommandsCLITests: CLITestCase {
-    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf", "weights", "gallery", "find"]
+    static let subcommands = ["embed", "verify", "calibrate", "detect", "golden", "run", "inspect", "bench", "bench-detect", "import-tf",
+                              "weights"] + (galleryBuilt ? ["gallery", "find", "bench-search"] : [])
 
     // MARK: the command line
 

@@ -235,4 +235,26 @@ final class FaceGalleryTests: XCTestCase {
             try bytes.write(to: URL(fileURLWithPath: cache))
         }
     }
+
+    /// The HNSW path through the gallery: recall@10 against exact search, removed faces
+    /// never returned, and the index it reports.
+    func testApproximateSearchFindsWhatExactSearchFinds() async throws {
+        let faces = Self.clusteredFaces(identities: 400, samples: 5, dimension: 64, seed: 13)
+        let gallery = try await FaceGallery.create(path("g.sqlite"), model: Self.model)
+        try await gallery.add(faces, madeWith: Self.model)
+        try await gallery.remove(identity: "person5")
+        let queries = Self.clusteredFaces(identities: 50, samples: 1, dimension: 64, seed: 14).map(\.embedding)
+            + faces[25..<30].map(\.embedding)
+        let exact = try await gallery.search(queries, k: 10, mode: .exact)
+        let approximate = try await gallery.search(queries, k: 10, mode: .approximate(ef: 64))
+        XCTAssertEqual(approximate.index, .hnsw(ef: 64))
+        var hits = 0
+        for (a, e) in zip(approximate.matches, exact.matches) {
+            hits += Set(a.map(\.faceID)).intersection(e.map(\.faceID)).count
+            XCTAssertEqual(a.count, 10)
+        }
+        let recall = Double(hits) / Double(queries.count * 10)
+        XCTAssertGreaterThanOrEqual(recall, 0.95, "recall@10 \(recall)")
+        XCTAssertFalse(approximate.matches.joined().contains { $0.identity == "person5" })
+    }
 }
