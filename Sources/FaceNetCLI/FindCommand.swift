@@ -79,9 +79,7 @@ struct FindCommand: AsyncParsableCommand {
             return
         }
         let flags = try face.galleryModel()
-        guard flags == store.model else {
-            throw FaceNetError.galleryMismatch(location: store.location, gallery: describe(store.model), given: describe(flags))
-        }
+        try store.requireModel(flags)
         let facenet = try face.load()
         var failures = 0
         for file in expandImagePaths(images) {

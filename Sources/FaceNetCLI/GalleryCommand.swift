@@ -72,9 +72,7 @@ struct GalleryAddCommand: AsyncParsableCommand {
         let store = try await FaceGallery.open(gallery)
         // The gallery's model first: a mismatch is refused before the network is loaded.
         let flags = try face.galleryModel()
-        guard flags == store.model else {
-            throw FaceNetError.galleryMismatch(location: store.location, gallery: describe(store.model), given: describe(flags))
-        }
+        try store.requireModel(flags)
         let files = walkImagePaths(paths)
         guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png, .webp) found in \(paths.joined(separator: ", "))") }
         let photos = files.map { (file: $0, identity: identity ?? Self.folderIdentity(of: $0)) }
@@ -266,8 +264,6 @@ struct GalleryExportCommand: AsyncParsableCommand {
 
 // MARK: Shared
 
-func describe(_ model: GalleryModel) -> String { "\(model.model) (\(model.dimension)-d; \(model.preprocessing))" }
-
 func galleryModelFields(_ model: GalleryModel) -> [(String, JSON)] {
     [("model", .string(model.model)), ("dimension", .int(model.dimension)), ("preprocessing", .string(model.preprocessing)),
      ("weight_set", .string(model.weightSet))]
@@ -291,7 +287,6 @@ func indexText(_ index: GalleryIndexUsed) -> String {
 
 /// Image files under the paths: files as given, folders walked recursively (sorted).
 func walkImagePaths(_ paths: [String]) -> [String] {
-    let extensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
     var files: [String] = []
     for path in paths {
         var isDirectory: ObjCBool = false
@@ -300,7 +295,7 @@ func walkImagePaths(_ paths: [String]) -> [String] {
             continue
         }
         let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-            .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            .filter { imageFileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
             .sorted { $0.localizedStandardCompare($1) == .orderedAscending }
         files += found.map { (path as NSString).appendingPathComponent($0) }
     }

@@ -22,9 +22,7 @@ extension FaceGallery {
     public func add(photos: [(file: String, identity: String)], with facenet: FaceNet, model: String, maxFaces: Int = 1,
                     each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
         let made = try GalleryModel(facenet: facenet, model: model)
-        guard made == self.model else {
-            throw FaceNetError.galleryMismatch(location: location, gallery: Self.describe(self.model), given: Self.describe(made))
-        }
+        try requireModel(made)
         var outcomes: [PhotoOutcome] = []
         for (index, photo) in photos.enumerated() {
             try Task.checkCancellation()

@@ -113,7 +113,7 @@ public actor FaceGallery {
     /// embedding must have the gallery's dimension, finite values and a non-zero norm.
     @discardableResult
     public func add(_ faces: [GalleryFace], madeWith model: GalleryModel) async throws -> [Int64] {
-        try checkModel(model)
+        try requireModel(model)
         var normalized = faces
         for (i, face) in faces.enumerated() {
             try checkEmbedding(face.embedding, what: "face \(i) (\(face.identity))")
@@ -144,7 +144,7 @@ public actor FaceGallery {
     public func search(_ queries: [[Float]], madeWith model: GalleryModel? = nil, k: Int = 5,
                        metric: DistanceMetric = .euclideanL2, threshold: Double? = nil,
                        mode: GallerySearchMode = .automatic) async throws -> (matches: [[GalleryMatch]], index: GalleryIndexUsed) {
-        if let model { try checkModel(model) }
+        if let model { try requireModel(model) }
         guard k >= 1 else { throw FaceNetError.invalidArgument("k must be at least 1, not \(k)") }
         guard metric != .euclidean else {
             throw FaceNetError.invalidArgument("a gallery compares normalised embeddings: use euclidean_l2, cosine or angular, not euclidean")
@@ -279,9 +279,11 @@ public actor FaceGallery {
         if snapshot.generation != savedGeneration { try await saveIndex(graph: snapshot.graph != nil ? true : nil) }
     }
 
-    private func checkModel(_ given: GalleryModel) throws {
+    /// Throws `galleryMismatch`, naming both, unless `given` is the gallery's model: call it
+    /// before loading a network the gallery would refuse.
+    public nonisolated func requireModel(_ given: GalleryModel) throws {
         guard given == model else {
-            throw FaceNetError.galleryMismatch(location: location, gallery: Self.describe(model), given: Self.describe(given))
+            throw FaceNetError.galleryMismatch(location: location, gallery: model.description, given: given.description)
         }
     }
 
@@ -296,10 +298,6 @@ public actor FaceGallery {
         guard vector.contains(where: { $0 != 0 }) else {
             throw FaceNetError.invalidArgument("\(what): the embedding is all zeros (no direction to compare)")
         }
-    }
-
-    static func describe(_ model: GalleryModel) -> String {
-        "\(model.model) (\(model.dimension)-d; \(model.preprocessing))"
     }
 }
 

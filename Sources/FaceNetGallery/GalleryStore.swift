@@ -19,6 +19,11 @@ public struct GalleryModel: Sendable, Equatable, Codable {
     }
 }
 
+extension GalleryModel: CustomStringConvertible {
+    /// `facenet512-casia (512-d; mtcnn align=none margin=16 | …)`, as errors name it.
+    public var description: String { "\(model) (\(dimension)-d; \(preprocessing))" }
+}
+
 /// One stored face: who it is, where it came from, and its embedding.
 public struct GalleryFace: Sendable, Equatable {
     /// The store's id (0 until stored). Ids only grow: a face added later has a larger id.

@@ -369,15 +369,11 @@ struct PostgresGalleryStore: GalleryStore {
 
     // MARK: - Checks
 
-    private func describeModel() -> String {
-        "\(galleryModel.model) (\(galleryModel.dimension) floats, \(galleryModel.preprocessing))"
-    }
-
     /// Checks a face before it reaches SQL; returns its box as int4s.
     private func checkFace(_ face: GalleryFace, index: Int) throws -> [Int32]? {
         guard face.embedding.count == galleryModel.dimension else {
             throw FaceNetError.galleryMismatch(
-                location: location, gallery: describeModel(),
+                location: location, gallery: galleryModel.description,
                 given: "an embedding of \(face.embedding.count) floats (face \(index), \(face.identity))")
         }
         guard face.embedding.allSatisfy(\.isFinite) else {
@@ -406,7 +402,7 @@ struct PostgresGalleryStore: GalleryStore {
         -> (sql: String, settings: PostgresQuery, binds: PostgresBindings) {
         guard query.count == galleryModel.dimension else {
             throw FaceNetError.galleryMismatch(
-                location: location, gallery: describeModel(), given: "a query of \(query.count) floats")
+                location: location, gallery: galleryModel.description, given: "a query of \(query.count) floats")
         }
         guard query.allSatisfy(\.isFinite) else {
             throw FaceNetError.invalidArgument("\(location): the query embedding has NaN or infinite values")

@@ -20,6 +20,8 @@ struct SQLiteGalleryStore: GalleryStore {
 
     let location: String
     private let pool: DatabasePool
+    /// The gallery's embedding size (read once, at create or open).
+    private let dimension: Int
 
     static func create(at location: String, model: GalleryModel) async throws -> SQLiteGalleryStore {
         if FileManager.default.fileExists(atPath: location) {
@@ -58,7 +60,7 @@ struct SQLiteGalleryStore: GalleryStore {
         } catch {
             throw mapped(error, location)
         }
-        return SQLiteGalleryStore(location: location, pool: pool)
+        return SQLiteGalleryStore(location: location, pool: pool, dimension: model.dimension)
     }
 
     static func open(_ location: String) async throws -> SQLiteGalleryStore {
@@ -66,9 +68,9 @@ struct SQLiteGalleryStore: GalleryStore {
             throw FaceNetError.invalidGallery(location: location, reason: "no such file; create it with `facenet gallery create`")
         }
         let pool = try connect(location)
-        let store = SQLiteGalleryStore(location: location, pool: pool)
-        _ = try await store.model()  // a foreign or damaged file fails here, not at the first search
-        return store
+        // A foreign or damaged file fails here, not at the first search.
+        let model = try await SQLiteGalleryStore(location: location, pool: pool, dimension: 0).model()
+        return SQLiteGalleryStore(location: location, pool: pool, dimension: model.dimension)
     }
 
     private static func connect(_ location: String) throws -> DatabasePool {
@@ -158,8 +160,7 @@ struct SQLiteGalleryStore: GalleryStore {
     }
 
     func faces(after id: Int64, limit: Int?) async throws -> [GalleryFace] {
-        let dimension = try await model().dimension
-        let location = self.location
+        let dimension = self.dimension, location = self.location
         do {
             return try await pool.read { db in
                 let rows = try Row.fetchCursor(db, sql: """

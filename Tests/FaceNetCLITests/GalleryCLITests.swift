@@ -248,6 +248,42 @@ final class GalleryCLITests: CLITestCase {
         assertFailed(try facenet(["gallery", "create", gallery]), status: ExitStatus.failure, mentions: ["exists"])
     }
 
+    /// `bench-search` on small raw float32 files: one JSON object with the figures (exact
+    /// answers agree, recall is a fraction); a file that is not whole rows, or missing, is
+    /// an error naming it.
+    func testBenchSearchReportsAndRefusesBadFiles() throws {
+        func floats(_ count: Int, seed: UInt64) -> Data {
+            var state = seed, data = Data()
+            for _ in 0..<count {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let value = Float(state >> 40) / Float(1 << 24) * 2 - 1
+                withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            }
+            return data
+        }
+        let vectors = scratchPath("v.f32"), queries = scratchPath("q.f32")
+        try floats(300 * 8, seed: 1).write(to: URL(fileURLWithPath: vectors))
+        try floats(5 * 8, seed: 2).write(to: URL(fileURLWithPath: queries))
+        let flags = ["--dimension", "8", "-k", "3", "--ef", "8,32", "--json"]
+        let result = try facenet(["bench-search", "--vectors", vectors, "--queries", queries] + flags)
+        assertSucceeded(result)
+        let report = try XCTUnwrap(try jsonLines(result).first)
+        XCTAssertEqual(result.stdoutLines.count, 1)
+        XCTAssertEqual(number(report["vectors"]), 300)
+        XCTAssertGreaterThan(number(report["exact_batched_qps"]) ?? 0, 0)
+        let recall = try XCTUnwrap(number(report["hnsw_ef32_recall"]))
+        XCTAssertTrue((0...1).contains(recall) && recall >= 0.9, "recall \(recall) on 300 vectors at ef 32")
+        XCTAssertTrue(result.stderr.contains("(5/5 identical to one at a time)"), result.transcript)
+
+        let ragged = scratchPath("ragged.f32")
+        try floats(13, seed: 3).write(to: URL(fileURLWithPath: ragged))
+        assertFailed(try facenet(["bench-search", "--vectors", ragged, "--queries", queries] + flags), status: ExitStatus.failure,
+                     mentions: [ragged, "is not a whole number of 8-d float32 rows"])
+        let missing = scratchPath("none.f32")
+        assertFailed(try facenet(["bench-search", "--vectors", vectors, "--queries", missing] + flags), status: ExitStatus.failure,
+                     mentions: [missing, "no such file"])
+    }
+
     /// Starts `facenet arguments…` without waiting (stdout to `stdout` when given).
     private func launch(_ arguments: [String], stdout: String? = nil) throws -> Process {
         let process = Process()
