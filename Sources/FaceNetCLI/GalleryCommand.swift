@@ -10,7 +10,7 @@ struct GalleryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gallery",
         abstract: "A gallery of known faces: create it, add photos or embeddings, list, remove, export.",
-        discussion: "G is a file path (an embedded SQLite gallery). `facenet find` searches it.",
+        discussion: "G is a file path (an embedded SQLite gallery) or a PostgreSQL URL, postgres://user[:password]@host[:port]/database[?gallery=NAME] (Docs/search.md). `facenet find` searches it.",
         subcommands: [GalleryCreateCommand.self, GalleryAddCommand.self, GalleryImportCommand.self, GalleryRemoveCommand.self,
                       GalleryListCommand.self, GalleryStatsCommand.self, GalleryExportCommand.self])
 }
@@ -20,7 +20,7 @@ struct GalleryCreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create an empty gallery for a model and its preprocessing (the weights are not loaded).")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     @OptionGroup var face: FaceOptions
@@ -48,7 +48,7 @@ struct GalleryAddCommand: AsyncParsableCommand {
             one photo was added and every failure was about one photo.
             """)
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     @Argument(help: "Photos or folders of photos.")
@@ -114,7 +114,7 @@ struct GalleryImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Store embeddings made elsewhere: JSON lines {\"identity\", \"embedding\", \"file\"?}, all or nothing.")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     @Argument(help: "JSON lines, one face per line (the `embedding` field as `facenet embed --json` writes it).")
@@ -150,7 +150,7 @@ struct GalleryImportCommand: AsyncParsableCommand {
 struct GalleryRemoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove every face of an identity, or of a photo.")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     @Option(help: "Remove every face of this identity.")
@@ -184,7 +184,7 @@ struct GalleryRemoveCommand: AsyncParsableCommand {
 struct GalleryListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the identities: faces and photos of each.")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     /// `--json`: one object per identity, `{"identity", "faces", "files"}`.
@@ -211,7 +211,7 @@ struct GalleryListCommand: AsyncParsableCommand {
 struct GalleryStatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Faces, identities, the model, and the index a search uses.")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     /// `--json`: `{"gallery", "faces", "identities", "model", …, "index", "ef"?}`.
@@ -233,7 +233,7 @@ struct GalleryExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write every face as a JSON line {\"identity\", \"file\", \"box\", \"embedding\"}.")
 
-    @Argument(help: "The gallery: a file path.")
+    @Argument(help: "The gallery: a file path (SQLite) or a postgres:// URL.")
     var gallery: String
 
     @Argument(help: "The JSON lines file to write (written whole, or not at all).")

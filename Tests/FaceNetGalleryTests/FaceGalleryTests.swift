@@ -236,6 +236,48 @@ final class FaceGalleryTests: XCTestCase {
         }
     }
 
+    /// The streamed checksum equals the one-shot checksum however the bytes are split
+    /// (pieces that are not whole 64-bit words included), and differs after any flipped bit.
+    func testStreamedChecksumMatchesOneShot() {
+        var generator = SeededGenerator(seed: 5)
+        let bytes = (0..<1_003).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let whole = bytes.withUnsafeBytes { GalleryIndexCache.checksum(of: $0) }
+        for cuts in [[0], [1], [7, 8], [3, 500, 501, 1_000], [8, 16, 1_002], [999]] {
+            var hasher = FNV1a64()
+            var start = 0
+            for cut in cuts + [bytes.count] {
+                bytes[start..<cut].withUnsafeBytes { hasher.update($0) }
+                start = cut
+            }
+            XCTAssertEqual(hasher.finish(), whole, "split at \(cuts)")
+        }
+        var flipped = bytes
+        flipped[1_001] ^= 0x10
+        XCTAssertNotEqual(flipped.withUnsafeBytes { GalleryIndexCache.checksum(of: $0) }, whole)
+    }
+
+    /// A cache whose checksum is right but which holds a NaN (or whose graph is damaged)
+    /// is not used: the checksum guards against damage, the contents are checked as well.
+    func testSavedIndexWithValidChecksumButBadContentsIsIgnored() async throws {
+        let location = path("g.sqlite"), cache = GalleryIndexCache.path(for: location)
+        let gallery = try await FaceGallery.create(location, model: Self.model)
+        try await gallery.add(Self.clusteredFaces(identities: 20, samples: 3, dimension: 64, seed: 3), madeWith: Self.model)
+        try await gallery.saveIndex(graph: true)
+        let intact = try Data(contentsOf: URL(fileURLWithPath: cache))
+        XCTAssertNotNil(GalleryIndexCache.read(cache, dimension: 64))
+        XCTAssertNil(GalleryIndexCache.read(cache, dimension: 32), "another dimension")
+        let floats = GalleryIndexCache.headerBytes + 60 * 8, graph = floats + 60 * 64 * 4
+        for (name, offset, value) in [("NaN", floats + 4 * 70, Float.nan.bitPattern), ("infinity", floats, Float.infinity.bitPattern),
+                                      ("graph", graph + 8, UInt32.max)] {
+            var data = intact
+            withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange(offset..<offset + 4, with: $0) }
+            let sum = data.withUnsafeBytes { GalleryIndexCache.checksum(of: UnsafeRawBufferPointer(rebasing: $0[GalleryIndexCache.headerBytes...])) }
+            withUnsafeBytes(of: sum.littleEndian) { data.replaceSubrange(44..<52, with: $0) }
+            try data.write(to: URL(fileURLWithPath: cache))
+            XCTAssertNil(GalleryIndexCache.read(cache, dimension: 64), name)
+        }
+    }
+
     /// The HNSW path through the gallery: recall@10 against exact search, removed faces
     /// never returned, and the index it reports.
     func testApproximateSearchFindsWhatExactSearchFinds() async throws {
