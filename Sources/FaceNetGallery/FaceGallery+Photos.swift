@@ -12,6 +12,14 @@ public struct PhotoOutcome: Sendable {
     public var result: Result<[Int64], Error>
 }
 
+/// A photo to store: read from `path`, stored as `name`, its SHA-256 when hashed already.
+struct PhotoToAdd: Sendable {
+    var path: String
+    var name: String
+    var identity: String
+    var hash: String?
+}
+
 extension FaceGallery {
     /// Detects, aligns and embeds each photo with `facenet` (which must be the gallery's model
     /// and preprocessing) and stores its largest face (`maxFaces` more), with the photo's
@@ -23,15 +31,23 @@ extension FaceGallery {
                     each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
         let made = try GalleryModel(facenet: facenet, model: model)
         try requireModel(made)
+        let photos = photos.map { PhotoToAdd(path: $0.file, name: $0.file, identity: $0.identity, hash: nil) }
+        return try await add(photos, with: facenet, made: made, maxFaces: maxFaces, each: each)
+    }
+
+    /// `add(photos:…)` for photos read from `path` and stored as `name` (a folder gallery
+    /// stores paths relative to its folder), with their hashes when known already.
+    func add(_ photos: [PhotoToAdd], with facenet: FaceNet, made: GalleryModel, maxFaces: Int,
+             each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
         var outcomes: [PhotoOutcome] = []
         for (index, photo) in photos.enumerated() {
             try Task.checkCancellation()
             let result: Result<[Int64], Error>
             do {
-                let hash = try Self.contentHash(of: photo.file)
-                let faces = try await facenet.embedFaces(file: photo.file, maxFaces: maxFaces, l2Normalize: true)
+                let hash = try photo.hash ?? Self.contentHash(of: photo.path)
+                let faces = try await facenet.embedFaces(file: photo.path, maxFaces: maxFaces, l2Normalize: true)
                 let records = faces.map { found in
-                    GalleryFace(identity: photo.identity, file: photo.file, contentHash: hash,
+                    GalleryFace(identity: photo.identity, file: photo.name, contentHash: hash,
                                 box: found.face?.box.roundedXYWH, confidence: found.face?.confidence,
                                 landmarks: found.face.map(Self.landmarkValues), embedding: found.embedding)
                 }
@@ -41,7 +57,7 @@ extension FaceGallery {
             } catch {
                 result = .failure(error)
             }
-            let outcome = PhotoOutcome(file: photo.file, identity: photo.identity, result: result)
+            let outcome = PhotoOutcome(file: photo.path, identity: photo.identity, result: result)
             outcomes.append(outcome)
             each?(outcome, index + 1, photos.count)
         }
