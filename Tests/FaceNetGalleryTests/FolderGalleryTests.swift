@@ -112,6 +112,32 @@ final class FolderGalleryTests: XCTestCase {
         try await gallery.close()
     }
 
+    /// `add(photos:)` prepares the next photo while embedding this one: outcomes still come
+    /// in the photos' order, a bad photo in the middle is skipped and reported, and what is
+    /// stored equals `embedFaces` one photo at a time.
+    func testPhotosPreparedAheadStayInOrder() async throws {
+        let crops = try Paths.shared("faces/crops")  // skips when ../shared is absent
+        let facenet = try FaceNet(model: try TinyFaceNetModel.load(size: 160), preprocessing: PreprocessOptions())
+        let bad = folder.appendingPathComponent("bad.png").path
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: bad))
+        let files = [1, 2, 3].map { (crops as NSString).appendingPathComponent("img\($0).png") }
+        let photos = [(files[0], "a"), (files[1], "b"), (bad, "x"), (files[2], "c")].map { (file: $0.0, identity: $0.1) }
+        let gallery = try await FaceGallery.create(folder.appendingPathComponent("g.sqlite").path,
+                                                   model: try GalleryModel(facenet: facenet, model: "tiny"))
+        let outcomes = try await gallery.add(photos: photos, with: facenet, model: "tiny")
+        XCTAssertEqual(outcomes.map(\.file), photos.map(\.file))
+        XCTAssertEqual(outcomes.map { (try? $0.result.get()) != nil }, [true, true, false, true])
+        let stored = try await gallery.faces()
+        XCTAssertEqual(stored.map(\.identity), ["a", "b", "c"])
+        for (face, file) in zip(stored, files) {
+            let alone = try facenet.embedFaces(file: file, l2Normalize: true)
+            let expected = try XCTUnwrap(alone.first?.embedding)
+            XCTAssertEqual(face.embedding.count, expected.count)
+            XCTAssertLessThan(zip(face.embedding, expected).map { abs($0 - $1) }.max() ?? 1, 1e-6, file)
+        }
+        try await gallery.close()
+    }
+
     /// A folder gallery made with one model refuses another, naming both and the file to
     /// delete; a missing folder is named.
     func testAnotherModelIsRefusedWithWhatToDo() async throws {
