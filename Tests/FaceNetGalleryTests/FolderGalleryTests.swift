@@ -130,7 +130,7 @@ final class FolderGalleryTests: XCTestCase {
         let stored = try await gallery.faces()
         XCTAssertEqual(stored.map(\.identity), ["a", "b", "c"])
         for (face, file) in zip(stored, files) {
-            let alone = try facenet.embedFaces(file: file, l2Normalize: true)
+            let alone = try await facenet.embedFaces(file: file, l2Normalize: true)
             let expected = try XCTUnwrap(alone.first?.embedding)
             XCTAssertEqual(face.embedding.count, expected.count)
             XCTAssertLessThan(zip(face.embedding, expected).map { abs($0 - $1) }.max() ?? 1, 1e-6, file)
