@@ -147,13 +147,10 @@ struct FaceOptions: ParsableArguments {
     }
 }
 
-/// The file extensions a folder's images are picked up by (the decoder itself goes by content).
-let imageFileExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
-
 /// Image files named on the command line: files as given, directories expanded to the
 /// images in them (sorted), anything else reported.
 func expandImagePaths(_ arguments: [String]) -> [String] {
-    let extensions = imageFileExtensions
+    let extensions = ImageFormat.fileExtensions
     var files: [String] = []
     for argument in arguments {
         var isDirectory: ObjCBool = false

@@ -5,7 +5,8 @@ import FaceNetGallery
 import FaceNetKit
 import Foundation
 
-/// `facenet find IMAGE... --gallery G` and `facenet find --embeddings FILE.jsonl --gallery G`.
+/// `facenet find IMAGE... --gallery G`, `facenet find IMAGE... DBDIR` (a folder of photos as
+/// the gallery, refreshed first) and `facenet find --embeddings FILE.jsonl --gallery G`.
 struct FindCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "find",
@@ -15,13 +16,19 @@ struct FindCommand: AsyncParsableCommand {
             (--exact or --ann to choose). With --json, one object per photo \
             {"file", "index", "faces": [{"box", "matches": [{"identity", "file", "distance", "threshold", "verified", "box"}]}]}, \
             or per input line {"matches": [...]} with --embeddings.
+
+            Without --gallery, a folder given last is the gallery (deepface's db_path): its photos \
+            are embedded into DBDIR/\(FaceGallery.folderGalleryName) at the first call; later calls \
+            add new photos, re-embed changed ones (by content hash) and drop deleted ones first, \
+            and say so on stderr. Identity: the folder holding the photo (DBDIR/alice/1.jpg → alice; \
+            DBDIR/bob.jpg → bob).
             """)
 
-    @Argument(help: "Query photos.")
+    @Argument(help: "Query photos; without --gallery, then a folder of known photos (DBDIR).")
     var images: [String] = []
 
-    @Option(help: "The gallery: a file path.")
-    var gallery: String
+    @Option(help: "The gallery: a file path (or give a folder of photos last instead).")
+    var gallery: String?
 
     @Option(help: "Query embeddings instead of photos: JSON lines with an `embedding` field (the network is not loaded).")
     var embeddings: String?
@@ -58,7 +65,19 @@ struct FindCommand: AsyncParsableCommand {
         if let maxFaces, maxFaces < 1 { throw ValidationError("--max-faces must be at least 1") }
         if metric == .euclidean { throw ValidationError("--metric euclidean compares raw embeddings; a gallery holds normalised ones: use euclidean_l2, cosine or angular") }
         if (embeddings == nil) == images.isEmpty { throw ValidationError("give query photos or --embeddings FILE (one of them)") }
+        guard gallery == nil else { return }
+        if embeddings != nil {
+            throw ValidationError("--embeddings searches a gallery file: give --gallery G (a folder's own is DBDIR/\(FaceGallery.folderGalleryName))")
+        }
+        guard let folder = images.last, isDirectory(folder) else {
+            throw ValidationError("give --gallery G, or a folder of known photos last: facenet find IMAGE... DBDIR")
+        }
+        if images.count < 2 { throw ValidationError("give the query photos before the folder \(folder): facenet find IMAGE... DBDIR") }
     }
+
+    /// The folder gallery's folder: the last argument, when no --gallery is given (`validate`
+    /// has checked it is a folder).
+    private var folder: String? { gallery == nil && embeddings == nil ? images.last : nil }
 
     private var mode: GallerySearchMode {
         if exact { return .exact }
@@ -67,22 +86,42 @@ struct FindCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try await FaceGallery.open(gallery)
+        guard let folder else {
+            guard let gallery else { throw ValidationError("give --gallery G, or a folder of known photos last") }
+            return try await search(try await FaceGallery.open(gallery))
+        }
+        // The gallery's model first: a mismatch is refused before the network is loaded.
+        let store = try await FaceGallery.open(folder: folder, model: try face.galleryModel())
+        let facenet = try face.load()
+        let done = try await store.synchronize(folder: folder, with: facenet, model: face.galleryModelName)
+        for failure in done.failed {
+            if case .failure(let error) = failure.result { printError(fileErrorLine(failure.file, error)) }
+        }
+        printError("\(folder): added \(done.added.count), re-embedded \(done.reembedded.count), removed \(done.removed.count), "
+                   + "unchanged \(done.unchanged)" + (done.failed.isEmpty ? "" : "; \(done.failed.count) failed (above), skipped"))
+        // Stored relative to the folder; shown as paths that open from here.
+        try await search(store, photos: Array(images.dropLast()), facenet: facenet) { (folder as NSString).appendingPathComponent($0) }
+    }
+
+    /// Answers the queries from `store`: `photos` with `facenet` (loaded here when nil), or
+    /// the --embeddings lines. `shownFile`: how a stored file is written out.
+    private func search(_ store: FaceGallery, photos: [String]? = nil, facenet given: FaceNet? = nil,
+                        shownFile: (String) -> String = { $0 }) async throws {
         if let embeddings {
             let lines = try EmbeddingLines.read(embeddings, dimension: store.model.dimension, requireIdentity: false)
             let found = try await store.search(lines.map(\.embedding), k: k, metric: metric, threshold: threshold, mode: mode)
             for (line, matches) in zip(lines, found.matches) {
                 output.text("\(line.file ?? line.identity ?? "query")\t" + matches.map(matchText).joined(separator: "\t"))
-                output.emit(.object(indexFields(found.index) + [("matches", .array(matches.map(matchJSON)))]))
+                output.emit(.object(indexFields(found.index) + [("matches", .array(matches.map { matchJSON($0, shownFile) }))]))
             }
             try await store.saveIndexIfChanged()
             return
         }
         let flags = try face.galleryModel()
         try store.requireModel(flags)
-        let facenet = try face.load()
+        let facenet = try given ?? face.load()
         var failures = 0
-        for file in expandImagePaths(images) {
+        for file in expandImagePaths(photos ?? images) {
             do {
                 let found = try await store.search(photo: file, with: facenet, model: face.galleryModelName, maxFaces: maxFaces, k: k,
                                                    metric: metric, threshold: threshold, mode: mode)
@@ -93,7 +132,7 @@ struct FindCommand: AsyncParsableCommand {
                 let faces: [JSON] = found.faces.map { entry in
                     .object([("box", entry.face.map { .array($0.box.roundedXYWH.map(JSON.int)) } ?? .null),
                              ("confidence", entry.face.map { .float($0.confidence) } ?? .null),
-                             ("matches", .array(entry.matches.map(matchJSON)))])
+                             ("matches", .array(entry.matches.map { matchJSON($0, shownFile) }))])
                 }
                 output.emit(.object([("file", .string(file))] + indexFields(found.index) + [("faces", .array(faces))]))
             } catch {
@@ -109,10 +148,16 @@ struct FindCommand: AsyncParsableCommand {
         "\(match.identity) \(String(format: "%.4f", match.distance))\(match.verified ? " ✓" : "")"
     }
 
-    private func matchJSON(_ match: GalleryMatch) -> JSON {
-        .object([("identity", .string(match.identity)), ("file", .string(match.file)), ("distance", .double(match.distance)),
+    private func matchJSON(_ match: GalleryMatch, _ shownFile: (String) -> String) -> JSON {
+        .object([("identity", .string(match.identity)), ("file", .string(match.file.map(shownFile))), ("distance", .double(match.distance)),
                  ("threshold", match.threshold.map(JSON.double) ?? .null), ("verified", .bool(match.verified)),
                  ("box", match.box.map { .array($0.map(JSON.int)) } ?? .null), ("face_id", .int(Int(match.faceID)))])
     }
+}
+
+/// Whether `path` is an existing folder.
+private func isDirectory(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
 }
 #endif

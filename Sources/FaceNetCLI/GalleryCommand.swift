@@ -75,7 +75,7 @@ struct GalleryAddCommand: AsyncParsableCommand {
         try store.requireModel(flags)
         let files = walkImagePaths(paths)
         guard !files.isEmpty else { throw ValidationError("no images (.jpg, .jpeg, .png, .webp) found in \(paths.joined(separator: ", "))") }
-        let photos = files.map { (file: $0, identity: identity ?? Self.folderIdentity(of: $0)) }
+        let photos = files.map { (file: $0, identity: identity ?? FaceGallery.folderIdentity(of: $0)) }
         let facenet = try face.load()
         let progress = progressOptions.reporter(total: photos.count, what: "added")
         let output = self.output
@@ -99,12 +99,6 @@ struct GalleryAddCommand: AsyncParsableCommand {
         try await store.close()
         printError("added \(added) of \(photos.count) photos to \(store.location)" + (failed > 0 ? "; \(failed) failed (above)" : ""))
         if added == 0 { throw ExitCode(1) }
-    }
-
-    /// `people/alice/1.jpg` → `alice`; a photo in the working directory → its file name.
-    static func folderIdentity(of file: String) -> String {
-        let folder = ((file as NSString).deletingLastPathComponent as NSString).lastPathComponent
-        return folder.isEmpty || folder == "." ? ((file as NSString).lastPathComponent as NSString).deletingPathExtension : folder
     }
 }
 
@@ -295,7 +289,7 @@ func walkImagePaths(_ paths: [String]) -> [String] {
             continue
         }
         let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-            .filter { imageFileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            .filter { ImageFormat.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
             .sorted { $0.localizedStandardCompare($1) == .orderedAscending }
         files += found.map { (path as NSString).appendingPathComponent($0) }
     }

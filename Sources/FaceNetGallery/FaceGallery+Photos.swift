@@ -12,6 +12,14 @@ public struct PhotoOutcome: Sendable {
     public var result: Result<[Int64], Error>
 }
 
+/// A photo to store: read from `path`, stored as `name`, its SHA-256 when hashed already.
+struct PhotoToAdd: Sendable {
+    var path: String
+    var name: String
+    var identity: String
+    var hash: String?
+}
+
 extension FaceGallery {
     /// Detects, aligns and embeds each photo with `facenet` (which must be the gallery's model
     /// and preprocessing) and stores its largest face (`maxFaces` more), with the photo's
@@ -23,17 +31,33 @@ extension FaceGallery {
                     each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
         let made = try GalleryModel(facenet: facenet, model: model)
         try requireModel(made)
+        let photos = photos.map { PhotoToAdd(path: $0.file, name: $0.file, identity: $0.identity, hash: nil) }
+        return try await add(photos, with: facenet, made: made, maxFaces: maxFaces, each: each)
+    }
+
+    /// `add(photos:…)` for photos read from `path` and stored as `name` (a folder gallery
+    /// stores paths relative to its folder), with their hashes when known already.
+    ///
+    /// Pipelined: the next photo is hashed, decoded, searched for faces and preprocessed
+    /// while this one goes through the network and into the store. One photo ahead only:
+    /// memory stays bounded and outcomes come in the photos' order.
+    func add(_ photos: [PhotoToAdd], with facenet: FaceNet, made: GalleryModel, maxFaces: Int,
+             each: (@Sendable (PhotoOutcome, Int, Int) -> Void)? = nil) async throws -> [PhotoOutcome] {
         var outcomes: [PhotoOutcome] = []
+        var next = photos.first.map { Self.prepare($0, with: facenet, maxFaces: maxFaces) }
+        defer { next?.cancel() }
         for (index, photo) in photos.enumerated() {
             try Task.checkCancellation()
+            guard let current = next else { break }
+            next = index + 1 < photos.count ? Self.prepare(photos[index + 1], with: facenet, maxFaces: maxFaces) : nil
             let result: Result<[Int64], Error>
             do {
-                let hash = try Self.contentHash(of: photo.file)
-                let faces = try await facenet.embedFaces(file: photo.file, maxFaces: maxFaces, l2Normalize: true)
-                let records = faces.map { found in
-                    GalleryFace(identity: photo.identity, file: photo.file, contentHash: hash,
-                                box: found.face?.box.roundedXYWH, confidence: found.face?.confidence,
-                                landmarks: found.face.map(Self.landmarkValues), embedding: found.embedding)
+                let prepared = try await current.value
+                let rows = try await facenet.embed(prepared: prepared.batch, l2Normalize: true)
+                let records = zip(prepared.faces, rows).map { face, embedding in
+                    GalleryFace(identity: photo.identity, file: photo.name, contentHash: prepared.hash,
+                                box: face?.box.roundedXYWH, confidence: face?.confidence,
+                                landmarks: face.map(Self.landmarkValues), embedding: embedding)
                 }
                 result = .success(try await add(records, madeWith: made))
             } catch let error as CancellationError {
@@ -41,11 +65,22 @@ extension FaceGallery {
             } catch {
                 result = .failure(error)
             }
-            let outcome = PhotoOutcome(file: photo.file, identity: photo.identity, result: result)
+            let outcome = PhotoOutcome(file: photo.path, identity: photo.identity, result: result)
             outcomes.append(outcome)
             each?(outcome, index + 1, photos.count)
         }
         return outcomes
+    }
+
+    /// Starts hashing and preparing `photo` (off the actor: a static function's task is not
+    /// isolated to it).
+    private static func prepare(_ photo: PhotoToAdd, with facenet: FaceNet,
+                                maxFaces: Int) -> Task<(hash: String, faces: [DetectedFace?], batch: Tensor), Error> {
+        Task {
+            let hash = try photo.hash ?? contentHash(of: photo.path)
+            let prepared = try await facenet.prepareFaces(file: photo.path, maxFaces: maxFaces)
+            return (hash, prepared.faces, prepared.batch)
+        }
     }
 
     /// For each face of a query photo (largest first, up to `maxFaces`), its detection and

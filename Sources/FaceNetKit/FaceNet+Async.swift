@@ -77,6 +77,26 @@ extension FaceNet {
         }.get()
     }
 
+    /// `prepareFaces(file:maxFaces:)` off the cooperative pool.
+    package func prepareFaces(file path: String, maxFaces: Int?) async throws -> (faces: [DetectedFace?], batch: Tensor) {
+        try await offCooperativePool { cancelled in
+            Result {
+                try cancelled.check()
+                return try self.prepareFaces(file: path, maxFaces: maxFaces)
+            }
+        }.get()
+    }
+
+    /// `embed(prepared:l2Normalize:)` off the cooperative pool.
+    package func embed(prepared batch: Tensor, l2Normalize: Bool) async throws -> [[Float]] {
+        try await offCooperativePool { cancelled in
+            Result {
+                try cancelled.check()
+                return try self.embed(prepared: batch, l2Normalize: l2Normalize)
+            }
+        }.get()
+    }
+
     /// Runs `work` on `workQueue` and suspends the task until it returns. `work` receives a
     /// flag that the task's cancellation sets (at once if the task is cancelled already).
     private func offCooperativePool<R: Sendable, E: Error>(

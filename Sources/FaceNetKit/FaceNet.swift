@@ -102,14 +102,22 @@ public final class FaceNet: Sendable {
     /// `FaceExtraction.fallbackToWholeImage` when none is found, one entry for the whole
     /// image (`face` nil). Throws `noFaceFound` otherwise when there is no face.
     public func embedFaces(file path: String, maxFaces: Int? = nil, l2Normalize: Bool = false) throws -> [FaceEmbedding] {
+        let prepared = try prepareFaces(file: path, maxFaces: maxFaces)
+        let rows = try embed(prepared: prepared.batch, l2Normalize: l2Normalize)
+        return zip(prepared.faces, rows).map { FaceEmbedding(face: $0, embedding: $1) }
+    }
+
+    /// `embedFaces(file:maxFaces:)` up to the forward pass: decoded, detected, cut out and
+    /// preprocessed, each face's detection (nil: the whole image) with one batch of inputs.
+    /// Split out so a caller can prepare the next photo while this one is embedded.
+    package func prepareFaces(file path: String, maxFaces: Int?) throws -> (faces: [DetectedFace?], batch: Tensor) {
         if let maxFaces, maxFaces < 1 { throw FaceNetError.invalidArgument("maxFaces must be at least 1 (it is \(maxFaces))") }
         let image = try ImageDecoder.decode(path: path, limits: imageLimits)
         let faces = try namingFile(path) { try extraction.allFaces(image, source: path, maxFaces: maxFaces) }
         var scalars: [Float] = []
         for face in faces { scalars += try namingFile(path) { try prepareCrop(face.image, isFace: face.face != nil) } }
         let batch = try Tensor(shape: [faces.count, preprocessing.size, preprocessing.size, 3], scalars: scalars)
-        let rows = try embed(prepared: batch, l2Normalize: l2Normalize)
-        return zip(faces, rows).map { FaceEmbedding(face: $0.face, embedding: $1) }
+        return (faces.map(\.face), batch)
     }
 
     /// The faces in an image file, largest first (empty without a detector).

@@ -158,6 +158,67 @@ final class GalleryCLITests: CLITestCase {
         XCTAssertFalse(other.stderr.contains("facenet_weights.h5"), "refused before looking for the weights:\n\(other.transcript)")
     }
 
+    /// `find IMAGE DBDIR`: the first call builds the folder's gallery, later calls embed only
+    /// what changed (bytes, not times), drop deleted photos and say so on stderr; stdout is
+    /// one JSON line per query; another model is refused naming both and the file to delete.
+    func testFindInAFolderKeepsItsGalleryUpToDate() throws {
+        let model = try tinyFaceModelFlags()
+        let db = try scratchDirectory("db")
+        let sources = ["alice/1.jpg": "Docs/samples/img5.jpg", "bob/1.jpg": "Docs/samples/img6.jpg",
+                       "carol.png": "Tests/Fixtures/pipeline/img16_face.png"]
+        for (name, source) in sources {
+            let target = db.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: CLIPaths.package(source), toPath: target.path)
+        }
+        /// `find QUERY db -k 1 --json`: the best match, after checking the refresh report.
+        func best(_ query: String, report: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+            let found = try facenet(["find", CLIPaths.package(query), db.path, "-k", "1", "--json"] + model)
+            assertSucceeded(found, file: file, line: line)
+            XCTAssertTrue(found.stderr.contains("\(db.path): " + report), "not '\(report)':\n\(found.transcript)", file: file, line: line)
+            XCTAssertEqual(found.stdoutLines.count, 1, "one line per query photo:\n\(found.transcript)", file: file, line: line)
+            let face = try XCTUnwrap((try jsonLines(found).first?["faces"] as? [[String: Any]])?.first, file: file, line: line)
+            return try XCTUnwrap((face["matches"] as? [[String: Any]])?.first, file: file, line: line)
+        }
+
+        let first = try best("Docs/samples/img6.jpg", report: "added 3, re-embedded 0, removed 0, unchanged 0")
+        XCTAssertEqual(first["identity"] as? String, "bob")
+        XCTAssertEqual(first["file"] as? String, db.appendingPathComponent("bob/1.jpg").path)
+        XCTAssertEqual(number(first["distance"]) ?? 1, 0, accuracy: 1e-5)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: db.appendingPathComponent(".facenet-gallery.sqlite").path))
+        let again = try best("Docs/samples/img6.jpg", report: "added 0, re-embedded 0, removed 0, unchanged 3")
+        XCTAssertEqual(again["face_id"] as? Int, first["face_id"] as? Int, "an unchanged photo keeps its row")
+
+        // Other bytes under bob/1.jpg, its modification time put back: the hash tells.
+        let bob = db.appendingPathComponent("bob/1.jpg").path
+        let time = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: bob)[.modificationDate] as? Date)
+        try FileManager.default.removeItem(atPath: bob)
+        try FileManager.default.copyItem(atPath: CLIPaths.package("Docs/samples/img16.jpg"), toPath: bob)
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: bob)
+        let changed = try best("Docs/samples/img16.jpg", report: "added 0, re-embedded 1, removed 0, unchanged 2")
+        XCTAssertEqual(changed["identity"] as? String, "bob")
+        XCTAssertEqual(number(changed["distance"]) ?? 1, 0, accuracy: 1e-5)
+        XCTAssertNotEqual(changed["face_id"] as? Int, first["face_id"] as? Int)
+
+        // carol deleted, a new photo and a bad file added: only the new ones are tried.
+        try FileManager.default.removeItem(at: db.appendingPathComponent("carol.png"))
+        try FileManager.default.copyItem(atPath: CLIPaths.package("Docs/samples/img6.jpg"), toPath: db.appendingPathComponent("dave.jpg").path)
+        try Data("not an image".utf8).write(to: db.appendingPathComponent("alice/broken.jpg"))
+        let dave = try best("Tests/Fixtures/pipeline/img16_face.png", report: "added 1, re-embedded 0, removed 1, unchanged 2; 1 failed")
+        XCTAssertNotEqual(dave["identity"] as? String, "carol", "carol's face is gone")
+        let listed = try jsonLines(try facenet(["gallery", "list", db.appendingPathComponent(".facenet-gallery.sqlite").path, "--json"]))
+        XCTAssertEqual(listed.compactMap { $0["identity"] as? String }.sorted(), ["alice", "bob", "dave"])
+        let rerun = try facenet(["find", CLIPaths.package("Docs/samples/img5.jpg"), db.path, "--json"] + model)
+        XCTAssertTrue(rerun.stderr.contains(db.appendingPathComponent("alice/broken.jpg").path), rerun.transcript)
+        XCTAssertEqual(rerun.status, ExitStatus.success, "a bad photo in the folder is skipped:\n\(rerun.transcript)")
+
+        let other = try facenet(["find", CLIPaths.package("Docs/samples/img5.jpg"), db.path, "--model", "facenet128"])
+        assertFailed(other, status: ExitStatus.failure, mentions: ["weights weights_tfkeras.h5 (16-d", "facenet128 (128-d",
+                                                                  "delete " + db.appendingPathComponent(".facenet-gallery.sqlite").path])
+        assertUsageError(try facenet(["find", db.path] + model), mentions: ["query photos before the folder"])
+        assertUsageError(try facenet(["find", CLIPaths.package("Docs/samples/img5.jpg")] + model), mentions: ["--gallery"])
+    }
+
     /// Two processes importing into one gallery at once: both finish, nothing is lost.
     func testTwoProcessesImportAtOnce() throws {
         let gallery = scratchPath("g.sqlite")

@@ -8,6 +8,10 @@ package enum ImageFormat: Equatable {
     case png
     case webp
 
+    /// The file extensions a folder's images are picked up by, lower case (`facenet embed DIR`,
+    /// `gallery add`, a folder gallery): the one list. The decoder itself goes by content.
+    package static let fileExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
+
     /// What the first bytes say: a decodable format, or why the file cannot be decoded.
     package enum Sniffed: Equatable {
         case supported(ImageFormat)
