@@ -50,12 +50,13 @@ let testDependencies: [Target.Dependency] = [
 let galleryTargets: [Target] = [
     .target(
         name: "FaceNetGallery",
+        // FaceNetAVX2: exact search's scan and panel GEMM, called after checking the CPU.
         dependencies: [
             "FaceNetKernels", "FaceNetKit",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
-        ],
+        ] + avx2Dependencies,
         swiftSettings: [optimisedInDebug]),
     .testTarget(name: "FaceNetGalleryTests", dependencies: testDependencies + ["FaceNetGallery"]),
 ]

@@ -87,6 +87,10 @@ def main():
     ap.add_argument("--efs", default="16,32,48,64,96,128")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-end-to-end", action="store_true")
+    ap.add_argument("--exact-only", action="store_true", help="only the exact rows (no HNSW, no end to end)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="time faiss exact and ours this many times in turn and report the medians (default 1)")
+    ap.add_argument("--compare-kernels", action="store_true", help="also time every exact kernel combination of ours")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     args = ap.parse_args()
     efs = [int(x) for x in args.efs.split(",")]
@@ -116,28 +120,51 @@ def main():
     import hnswlib
     from usearch.index import Index
 
-    # exact: faiss
+    # exact: faiss and ours in turn, `repeats` times; the medians are reported
     faiss.omp_set_num_threads(1)
     flat = faiss.IndexFlatIP(dim)
     flat.add(vectors)
     truth = [None] * len(queries)
-    _, t = timed(lambda: [truth.__setitem__(i, flat.search(queries[i:i + 1], k)[1][0].tolist()) for i in range(len(queries))])
-    report["faiss_exact_single_qps_1t"] = len(queries) / t
-    for threads in (1, 2):
-        faiss.omp_set_num_threads(threads)
-        _, t = timed(lambda: flat.search(queries, k))
-        report["faiss_exact_batched_qps_%dt" % threads] = len(queries) / t
-    faiss.omp_set_num_threads(1)
+    runs = []
+    for repeat in range(max(1, args.repeats)):
+        run = {}
+        faiss.omp_set_num_threads(1)
+        _, t = timed(lambda: [truth.__setitem__(i, flat.search(queries[i:i + 1], k)[1][0].tolist()) for i in range(len(queries))])
+        run["faiss_exact_single_qps_1t"] = len(queries) / t
+        for threads in (1, 2):
+            faiss.omp_set_num_threads(threads)
+            _, t = timed(lambda: flat.search(queries, k))
+            run["faiss_exact_batched_qps_%dt" % threads] = len(queries) / t
+        faiss.omp_set_num_threads(1)
 
-    # ours: exact and HNSW, in its own process
-    cmd = [args.facenet, "bench-search", "--vectors", vpath, "--queries", qpath, "-k", str(k), "--ef", args.efs,
-           "--m", "16", "--ef-construction", "200", "--json"]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit("facenet bench-search failed:\n" + p.stderr)
-    ours = json.loads(p.stdout.strip().splitlines()[-1])
-    sys.stderr.write(p.stderr)
-    report["ours"] = ours
+        # ours: exact (and HNSW, the first time unless --exact-only), in its own process
+        hnsw = repeat == 0 and not args.exact_only
+        cmd = [args.facenet, "bench-search", "--vectors", vpath, "--queries", qpath, "-k", str(k), "--ef", args.efs if hnsw else "",
+               "--m", "16", "--ef-construction", "200", "--json"] + (["--compare-kernels"] if args.compare_kernels else [])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit("facenet bench-search failed:\n" + p.stderr)
+        ours = json.loads(p.stdout.strip().splitlines()[-1])
+        sys.stderr.write(p.stderr)
+        if repeat == 0:
+            report["ours"] = ours
+        run.update({"ours_" + key: value for key, value in ours.items() if key.startswith("exact_")})
+        runs.append(run)
+        print("exact run %d: %s" % (repeat + 1, ", ".join("%s %.1f" % item for item in sorted(run.items()))))
+    report["exact_runs"] = runs
+    for key in runs[0]:
+        median = float(np.median([run[key] for run in runs]))
+        if key.startswith("ours_"):
+            report["ours"][key[len("ours_"):]] = median
+        else:
+            report[key] = median
+    faiss.omp_set_num_threads(1)
+    if args.exact_only:
+        print_table(report, [])
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1, sort_keys=True)
+        return
 
     # hnswlib
     hl = hnswlib.Index(space="ip", dim=dim)
@@ -216,7 +243,9 @@ def main():
 
 def print_table(r, efs):
     o = r["ours"]
-    print("\n%-58s %12s %12s %8s" % ("at %d vectors, k %d" % (r["n"], r["k"]), "peer", "ours", "ours/peer"))
+    print("\n%-58s %12s %12s %8s" % ("at %d vectors, k %d%s" % (r["n"], r["k"], ", medians of %d runs" % len(r["exact_runs"])
+                                                                  if len(r.get("exact_runs", [])) > 1 else ""),
+                                        "peer", "ours", "ours/peer"))
 
     def row(label, peer, ours, unit="QPS"):
         ratio = ours / peer if peer and ours else float("nan")
@@ -225,6 +254,8 @@ def print_table(r, efs):
     row("exact, one query per call, ours on 2 threads", r["faiss_exact_single_qps_1t"], o.get("exact_single_qps_2t"))
     row("exact, 1,000 queries per call (faiss 1 thread)", r["faiss_exact_batched_qps_1t"], o.get("exact_batched_qps"))
     row("exact, 1,000 queries per call (faiss 2 threads)", r["faiss_exact_batched_qps_2t"], o.get("exact_batched_qps"))
+    if "hnsw_build_seconds" not in o:
+        return
     for ef in efs:
         print("HNSW ef %-4d recall@%d: hnswlib %.4f  usearch %.4f  ours %.4f" % (
             ef, r["k"], r["hnswlib_ef%d_recall" % ef], r["usearch_ef%d_recall" % ef], o.get("hnsw_ef%d_recall" % ef, float("nan"))))

@@ -36,6 +36,9 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(help: "Threads for the exact scans (the single-query HNSW timing uses one).")
     var threads: Int = 2
 
+    @Flag(help: "Also time every exact-search kernel combination this CPU runs (scan and GEMM).")
+    var compareKernels = false
+
     /// `--json`: one object with every figure.
     @OptionGroup var output: OutputOptions
 
@@ -57,7 +60,8 @@ struct BenchSearchCommand: ParsableCommand {
         let queryRows = try SearchBenchmark.readRows(queries, dimension: dimension)
         output.say("\(stored.count) vectors, \(queryRows.count) queries, \(dimension)-d, k \(k); CPU: \(SearchBenchmark.cpuName())")
         let report = try SearchBenchmark.run(matrix: stored, queries: queryRows, k: k, efs: try widths(), m: m,
-                                             efConstruction: efConstruction, threads: threads) { output.say($0) }
+                                             efConstruction: efConstruction, threads: threads,
+                                             compareKernels: compareKernels) { output.say($0) }
         output.emit(.object(report.map { ($0.key, JSON.double($0.value)) }.sorted { $0.0 < $1.0 }))
     }
 }

@@ -45,7 +45,7 @@ package enum SearchBenchmark {
 
     /// Every figure, by name; `log` gets a line per measurement.
     package static func run(matrix: EmbeddingMatrix, queries: [[Float]], k: Int, efs: [Int], m: Int, efConstruction: Int,
-                            threads: Int, log: (String) -> Void) throws -> [String: Double] {
+                            threads: Int, compareKernels: Bool = false, log: (String) -> Void) throws -> [String: Double] {
         var report: [String: Double] = ["vectors": Double(matrix.count), "queries": Double(queries.count), "k": Double(k)]
         let normalized = queries.map(EmbeddingMatrix.normalized)
         // Exact: one query per call, on one thread and on `threads`.
@@ -64,6 +64,25 @@ package enum SearchBenchmark {
         let agree = zip(batched, truth).filter { $0.map(\.row) == $1.map(\.row) }.count
         log(String(format: "exact, all %d queries in one call, %d thread(s): %.1f QPS (%d/%d identical to one at a time)",
                    queries.count, threads, Double(queries.count) / batchTime, agree, queries.count))
+        if compareKernels {
+            // Every kernel combination this CPU runs, on `threads` (Docs/search.md says which won).
+            for kernels in ExactKernels.available {
+                let name = "\(kernels.scan.rawValue)_\(kernels.gemm.rawValue)"
+                var single: [[RowMatch]] = []
+                let singleTime = try seconds {
+                    single = try normalized.map { try ExactSearch.search([$0], in: matrix, k: k, threads: threads, kernels: kernels)[0] }
+                }
+                var many: [[RowMatch]] = []
+                let manyTime = try seconds { many = try ExactSearch.search(normalized, in: matrix, k: k, threads: threads, kernels: kernels) }
+                report["exact_single_qps_\(name)"] = Double(queries.count) / singleTime
+                report["exact_batched_qps_\(name)"] = Double(queries.count) / manyTime
+                let same = zip(single, truth).filter { $0.map(\.row) == $1.map(\.row) }.count
+                    + zip(many, truth).filter { $0.map(\.row) == $1.map(\.row) }.count
+                log(String(format: "exact, %@, %d thread(s): one query per call %.1f QPS, all in one call %.1f QPS (%d/%d identical)",
+                           kernels.description, threads, Double(queries.count) / singleTime, Double(queries.count) / manyTime,
+                           same, 2 * queries.count))
+            }
+        }
         guard !efs.isEmpty else { return report }
 
         var index = HNSWIndex(parameters: HNSWParameters(m: m, efConstruction: efConstruction))
