@@ -107,7 +107,9 @@ final class FolderGalleryTests: XCTestCase {
             let found = try await gallery.search(photo: query, with: facenet, model: "tiny", k: 1)
             let best = try XCTUnwrap(found.faces.first?.matches.first)
             XCTAssertEqual(best.identity, who, query)
-            XCTAssertEqual(best.distance, 0, accuracy: 1e-5, query)
+            // The distance comes from a float inner product: √(2 − 2s) turns one ulp below
+            // s = 1 (1 − 6e-8) into 3.5e-4, so the same face is "0" only to about 1e-3.
+            XCTAssertEqual(best.distance, 0, accuracy: 1e-3, query)
         }
         try await gallery.close()
     }
