@@ -75,6 +75,7 @@ def main():
         print("import of %d faces: %.1f s" % (len(vectors), report["import_s"]))
 
     # ids are 1-based in import order: row = id - 1
+    literals = ["[" + ",".join(repr(float(x)) for x in q) + "]" for q in queries]
     for ef in efs:
         start = time.perf_counter()
         p = subprocess.run([args.facenet, "find", "--embeddings", os.path.join(args.data, "queries.jsonl"), "--gallery", url,
@@ -89,7 +90,6 @@ def main():
         with psycopg.connect(conninfo, autocommit=True) as db:
             db.execute("SET hnsw.ef_search = %d" % ef)
             db.execute("SET enable_seqscan = off")
-            literals = ["[" + ",".join(repr(float(x)) for x in q) + "]" for q in queries]
             sql = "SELECT id FROM " + table + " ORDER BY embedding <#> %s::vector LIMIT " + str(k)
             db.execute(sql, (literals[0],)).fetchall()  # warm
             start = time.perf_counter()

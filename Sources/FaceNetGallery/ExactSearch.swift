@@ -195,10 +195,7 @@ enum ExactSearch {
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: scanTile) { buffer in
                         guard let scores = buffer.baseAddress else { return }
                         while true {
-                            let chunk = next.withLock { value in
-                                defer { value += 1 }
-                                return value
-                            }
+                            let chunk = next.claim()
                             guard chunk < chunks else { return }
                             var row = chunk * scanChunk
                             let end = min(count, row + scanChunk)
@@ -305,10 +302,7 @@ enum ExactSearch {
                     block.withUnsafeMutableBufferPointer { buffer in
                         guard let c = buffer.baseAddress else { return }
                         while true {
-                            let index = next.withLock { value in
-                                defer { value += 1 }
-                                return value
-                            }
+                            let index = next.claim()
                             guard index < blocks else { return }
                             let firstRow = index * gemmRows
                             let n = min(gemmRows, count - firstRow)
@@ -391,5 +385,16 @@ enum ExactSearch {
         }
         scored.sort { $0.similarity > $1.similarity || ($0.similarity == $1.similarity && $0.row < $1.row) }
         return scored.prefix(k).map { RowMatch(row: Int32($0.row), similarity: Float($0.similarity)) }
+    }
+}
+
+extension LockedValue where Value == Int {
+    /// The counter's value, then one more: threads take work items from it one at a time,
+    /// so a thread on a busy core simply takes fewer.
+    func claim() -> Int {
+        withLock { value in
+            defer { value += 1 }
+            return value
+        }
     }
 }
