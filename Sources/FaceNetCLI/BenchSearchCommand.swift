@@ -36,6 +36,9 @@ struct BenchSearchCommand: ParsableCommand {
     @Option(help: "Threads for the exact scans (the single-query HNSW timing uses one).")
     var threads: Int = 2
 
+    @Option(help: "Also build the HNSW graph on this many threads (as `gallery import` does) and time its searches; 1: only the one-thread build.")
+    var buildThreads: Int = 1
+
     @Flag(help: "Also time every exact-search kernel combination this CPU runs (scan and GEMM).")
     var compareKernels = false
 
@@ -43,8 +46,8 @@ struct BenchSearchCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard dimension > 0, k > 0, m >= 2, efConstruction >= 1, threads >= 1 else {
-            throw ValidationError("--dimension, -k, --ef-construction and --threads must be positive, --m at least 2")
+        guard dimension > 0, k > 0, m >= 2, efConstruction >= 1, threads >= 1, buildThreads >= 1 else {
+            throw ValidationError("--dimension, -k, --ef-construction, --threads and --build-threads must be positive, --m at least 2")
         }
         _ = try widths()
     }
@@ -60,7 +63,7 @@ struct BenchSearchCommand: ParsableCommand {
         let queryRows = try SearchBenchmark.readRows(queries, dimension: dimension)
         output.say("\(stored.count) vectors, \(queryRows.count) queries, \(dimension)-d, k \(k); CPU: \(SearchBenchmark.cpuName())")
         let report = try SearchBenchmark.run(matrix: stored, queries: queryRows, k: k, efs: try widths(), m: m,
-                                             efConstruction: efConstruction, threads: threads,
+                                             efConstruction: efConstruction, threads: threads, buildThreads: buildThreads,
                                              compareKernels: compareKernels) { output.say($0) }
         output.emit(.object(report.map { ($0.key, JSON.double($0.value)) }.sorted { $0.0 < $1.0 }))
     }

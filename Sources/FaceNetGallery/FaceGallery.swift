@@ -123,6 +123,33 @@ public actor FaceGallery {
         return try await store.insert(normalized)
     }
 
+    /// Stores many faces, `batchSize` to a transaction (a crash keeps the batches already
+    /// committed); returns how many were stored. Into an empty PostgreSQL gallery the rows go
+    /// in without its HNSW index, which is built once at the end (several times faster than
+    /// keeping it up to date; until it is built, searches there are exact). `progress` gets
+    /// the count stored so far after each batch.
+    @discardableResult
+    public func importFaces(_ faces: [GalleryFace], madeWith model: GalleryModel, batchSize: Int = 10_000,
+                            progress: (@Sendable (Int) -> Void)? = nil) async throws -> Int {
+        try await importFaces(faces, madeWith: model, batchSize: batchSize, deferIndexFrom: 1_000, progress: progress)
+    }
+
+    /// `importFaces`; from `deferIndexFrom` faces, into an empty store, the store's own index is
+    /// built after loading rather than row by row (tests use a small one).
+    func importFaces(_ faces: [GalleryFace], madeWith model: GalleryModel, batchSize: Int, deferIndexFrom: Int,
+                     progress: (@Sendable (Int) -> Void)?) async throws -> Int {
+        try requireModel(model)
+        for (i, face) in faces.enumerated() { try checkEmbedding(face.embedding, what: "face \(i) (\(face.identity))") }
+        let deferred = faces.count >= deferIndexFrom ? try await store.beginBulkLoad() : false
+        var stored = 0
+        for start in stride(from: 0, to: faces.count, by: max(1, batchSize)) {
+            stored += try await add(Array(faces[start..<min(start + max(1, batchSize), faces.count)]), madeWith: model).count
+            progress?(stored)
+        }
+        if deferred { try await store.ensureIndex() }
+        return stored
+    }
+
     /// Removes every face of `identity`; returns how many were removed.
     @discardableResult
     public func remove(identity: String) async throws -> Int {
@@ -354,17 +381,24 @@ struct GallerySnapshot: Sendable {
         if let graph, row < graph.count { self.graph?.remove(row: Int32(row)) }
     }
 
-    /// Inserts every row the graph lacks (building it on first use).
-    mutating func updateGraph() {
-        var index = graph ?? HNSWIndex(parameters: HNSWParameters())
+    /// Inserts every row the graph lacks (building it on first use), many at once on
+    /// `threads` threads.
+    mutating func updateGraph(threads: Int = GallerySnapshot.buildThreads) {
+        var index = graph ?? HNSWIndex(parameters: Self.graphParameters)
         graph = nil  // the only reference while inserting: no copy of its arrays
-        while index.count < matrix.count {
-            let row = Int32(index.count)
-            index.insert(row: row, in: matrix)
-            if deleted[Int(row)] { index.remove(row: row) }
-        }
+        let first = index.count
+        index.insert(rowsUpTo: matrix.count, in: matrix, threads: threads)
+        for row in first ..< matrix.count where deleted[row] { index.remove(row: Int32(row)) }
         graph = index
     }
+
+    /// A gallery's graph: M 16, efConstruction 128. At 100,000 faces that keeps recall@10 at
+    /// 0.997–0.998 with the default ef 64 (200 gives 1.000 at 1.6× the build time; 100 gives
+    /// 0.9975; Docs/search.md). A graph read from a saved index keeps its own parameters.
+    static let graphParameters = HNSWParameters(m: 16, efConstruction: 128)
+
+    /// Threads for a large graph build: the machine's cores (at most 16).
+    static let buildThreads = min(16, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// HNSW search; the graph is brought up to the matrix's rows first.
     mutating func approximate(_ queries: [[Float]], k: Int, ef: Int) -> [[RowMatch]] {

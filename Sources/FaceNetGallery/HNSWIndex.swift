@@ -87,19 +87,19 @@ struct HNSWSearchStatistics: Sendable, Equatable {
 /// passing it `inout` makes a search allocate nothing but its result array; the overloads
 /// without a scratch make a fresh one (one zeroed `4·count`-byte array per call).
 struct HNSWSearchScratch: Sendable {
-    fileprivate var stamps: [UInt32] = []
-    fileprivate var generation: UInt32 = 0
+    var stamps: [UInt32] = []
+    var generation: UInt32 = 0
     /// Max-heap of `HNSWKey`s: the best unexpanded candidate on top.
-    fileprivate var candidates: [UInt64] = []
+    var candidates: [UInt64] = []
     /// Max-heap of complemented keys: the worst kept result on top.
-    fileprivate var results: [UInt64] = []
-    fileprivate var selection: [UInt64] = []
-    fileprivate var picked: [Int32] = []
+    var results: [UInt64] = []
+    var selection: [UInt64] = []
+    var picked: [Int32] = []
 
     init() {}
 
     /// A fresh visited generation for a graph of `nodes` nodes.
-    fileprivate mutating func startVisit(nodes: Int) {
+    mutating func startVisit(nodes: Int) {
         if stamps.count < nodes {
             // Old stamps are stale once the generation moves on, so a larger array starts
             // zeroed. Grown geometrically: an index that grows one row at a time does not
@@ -273,19 +273,8 @@ struct HNSWIndex: Sendable {
     mutating func insert(row: Int32, in matrix: EmbeddingMatrix) {
         precondition(Int(row) == count, "rows are inserted in order 0, 1, 2, ...")
         precondition(Int(row) < matrix.count, "row not in the matrix")
-        let level = randomLevel()
+        let level = appendNode()
         let m = parameters.m
-        levels.append(UInt8(level))
-        level0.append(contentsOf: repeatElement(0, count: stride0))
-        if level > 0 {
-            precondition(upper.count + level * strideUpper <= Int(Int32.max), "index too large")
-            upperStart.append(Int32(upper.count))
-            upper.append(contentsOf: repeatElement(0, count: level * strideUpper))
-        } else {
-            upperStart.append(-1)
-        }
-        if count & 63 == 0 { deletedBits.append(0) }
-        count += 1
         if entryPoint < 0 {
             entryPoint = row
             maxLevel = level
@@ -328,7 +317,7 @@ struct HNSWIndex: Sendable {
                 scratch.selection.sort(by: >)
                 current = HNSWKey.id(scratch.selection[0])
                 currentSimilarity = HNSWKey.similarity(scratch.selection[0])
-                selectNeighbours(&scratch.selection, limit: m, picked: &scratch.picked,
+                Self.selectNeighbours(&scratch.selection, limit: m, picked: &scratch.picked,
                                  vectors: vectors, dimension: dimension)
                 let selected = scratch.picked
                 setList(node: row, layer: layer, to: selected)
@@ -342,6 +331,74 @@ struct HNSWIndex: Sendable {
                 maxLevel = level
             }
         }
+    }
+
+    /// Appends the next node (row `count`) with a random level and empty lists, unlinked;
+    /// returns its level. The levels drawn depend only on the seed and the row.
+    private mutating func appendNode() -> Int {
+        let level = randomLevel()
+        levels.append(UInt8(level))
+        level0.append(contentsOf: repeatElement(0, count: stride0))
+        if level > 0 {
+            precondition(upper.count + level * strideUpper <= Int(Int32.max), "index too large")
+            upperStart.append(Int32(upper.count))
+            upper.append(contentsOf: repeatElement(0, count: level * strideUpper))
+        } else {
+            upperStart.append(-1)
+        }
+        if count & 63 == 0 { deletedBits.append(0) }
+        count += 1
+        return level
+    }
+
+    /// Inserts rows `count ..< end` of `matrix`, on `threads` threads when there are at least
+    /// `HNSWParallelBuild.minimumRows` of them (else one after another, as `insert(row:in:)`).
+    /// The nodes are appended first (their levels as one-by-one insertion draws them), then
+    /// linked concurrently under per-node locks, as hnswlib's parallel `add_items`: the graph
+    /// then depends on the threads' timing, not only on the seed.
+    mutating func insert(rowsUpTo end: Int, in matrix: EmbeddingMatrix, threads: Int) {
+        precondition(end <= matrix.count, "rows not in the matrix")
+        if entryPoint < 0 && count < end { insert(row: Int32(count), in: matrix) }
+        guard threads > 1, end - count >= HNSWParallelBuild.minimumRows else {
+            while count < end { insert(row: Int32(count), in: matrix) }
+            return
+        }
+        let first = count
+        var newLevels: [Int] = []
+        newLevels.reserveCapacity(end - first)
+        for _ in first ..< end { newLevels.append(appendNode()) }
+        // The lists move out of `self` while threads write them through pointers (uniquely
+        // referenced: no copy), and come back after.
+        var (lists0, listsUpper) = (level0, upper)
+        (level0, upper) = ([], [])
+        let (parameters, entry, top, hasDeletions) = (parameters, entryPoint, maxLevel, deletedCount > 0)
+        let (levels, upperStart, deleted) = (levels, upperStart, deletedBits)
+        var newEntry = (entry, top)
+        levels.withUnsafeBufferPointer { levels in
+        upperStart.withUnsafeBufferPointer { upperStart in
+        deleted.withUnsafeBufferPointer { deleted in
+        lists0.withUnsafeMutableBufferPointer { level0 in
+        listsUpper.withUnsafeMutableBufferPointer { upper in
+        matrix.storage.withUnsafeBufferPointer { storage in
+            guard let vectors = storage.baseAddress, let level0 = level0.baseAddress,
+                  let levels = levels.baseAddress, let upperStart = upperStart.baseAddress,
+                  let deleted = deleted.baseAddress else {
+                preconditionFailure("HNSWIndex: empty node storage after appending nodes")
+            }
+            let build = HNSWParallelBuild(
+                parameters: parameters, vectors: vectors, dimension: matrix.dimension, nodes: end,
+                levels: levels, upperStart: upperStart, level0: level0, upper: upper.baseAddress,
+                deleted: deleted, hasDeletions: hasDeletions, entryPoint: entry, maxLevel: top)
+            build.link(rows: first ..< end, levels: newLevels, threads: threads)
+            newEntry = (build.entryPoint, build.maxLevel)
+        }
+        }
+        }
+        }
+        }
+        }
+        (level0, upper) = (lists0, listsUpper)
+        (entryPoint, maxLevel) = newEntry
     }
 
     /// Position of `node`'s list on `layer` (its count slot) in `level0` or `upper`.
@@ -360,13 +417,6 @@ struct HNSWIndex: Sendable {
         }
     }
 
-    private func list(node: Int32, layer: Int) -> ArraySlice<Int32> {
-        let offset = listOffset(Int(node), layer: layer)
-        return layer == 0
-            ? level0[offset + 1 ..< offset + 1 + Int(level0[offset])]
-            : upper[offset + 1 ..< offset + 1 + Int(upper[offset])]
-    }
-
     /// Adds the reverse link `from → to`; a full list is re-selected by the heuristic from
     /// its links and the new one (hnswlib's `mutuallyConnectNewElement`).
     private mutating func addLink(from node: Int32, to newNode: Int32, layer: Int,
@@ -374,40 +424,50 @@ struct HNSWIndex: Sendable {
                                   scratch: inout HNSWSearchScratch) {
         let capacity = layer == 0 ? 2 * parameters.m : parameters.m
         let offset = listOffset(Int(node), layer: layer)
-        let existing = Int(layer == 0 ? level0[offset] : upper[offset])
-        if existing < capacity {
-            if layer == 0 {
-                level0[offset + 1 + existing] = newNode
-                level0[offset] = Int32(existing + 1)
-            } else {
-                upper[offset + 1 + existing] = newNode
-                upper[offset] = Int32(existing + 1)
+        let base = vectors + Int(node) * dimension
+        func add(_ lists: inout [Int32]) {
+            lists.withUnsafeMutableBufferPointer { lists in
+                guard let start = lists.baseAddress else { preconditionFailure("HNSWIndex: a link into an empty list array") }
+                Self.addLink(to: start + offset, capacity: capacity, newNode: newNode, base: base, vectors: vectors,
+                             dimension: dimension, scratch: &scratch)
             }
+        }
+        if layer == 0 { add(&level0) } else { add(&upper) }
+    }
+
+    /// `newNode` added to `list` (its count slot first, then `capacity` id slots) of the node
+    /// whose vector is `base`; a full list is re-selected by the heuristic from its links and
+    /// the new one. The one-by-one and the parallel build share it.
+    static func addLink(to list: UnsafeMutablePointer<Int32>, capacity: Int, newNode: Int32, base: UnsafePointer<Float>,
+                        vectors: UnsafePointer<Float>, dimension: Int, scratch: inout HNSWSearchScratch) {
+        let existing = Int(list[0])
+        if existing < capacity {
+            list[1 + existing] = newNode
+            list[0] = Int32(existing + 1)
             return
         }
-        let base = vectors + Int(node) * dimension
         scratch.selection.removeAll(keepingCapacity: true)
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: capacity + 1) { ids in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity + 1) { similarities in
                 ids[0] = newNode
-                for (i, other) in list(node: node, layer: layer).enumerated() { ids[1 + i] = other }
+                for i in 0 ..< capacity { ids[1 + i] = list[1 + i] }
                 similaritiesOf(ids, count: capacity + 1, query: base, vectors: vectors, dimension: dimension,
                                into: similarities)
                 for i in 0 ... capacity { scratch.selection.append(HNSWKey.make(similarities[i], ids[i])) }
             }
         }
         scratch.selection.sort(by: >)
-        selectNeighbours(&scratch.selection, limit: capacity, picked: &scratch.picked,
-                         vectors: vectors, dimension: dimension)
-        setList(node: node, layer: layer, to: scratch.picked)
+        selectNeighbours(&scratch.selection, limit: capacity, picked: &scratch.picked, vectors: vectors, dimension: dimension)
+        list[0] = Int32(scratch.picked.count)
+        for (i, id) in scratch.picked.enumerated() { list[1 + i] = id }
     }
 
     /// The heuristic (Algorithm 4 as in hnswlib's `getNeighborsByHeuristic2`): going from the
     /// closest candidate out, keep one only if it is closer to the base than to every one
     /// kept so far; stop at `limit`. Fewer than `limit` candidates are all kept.
     /// `candidates` are keys by similarity to the base, best first.
-    private func selectNeighbours(_ candidates: inout [UInt64], limit: Int, picked: inout [Int32],
-                                  vectors: UnsafePointer<Float>, dimension: Int) {
+    static func selectNeighbours(_ candidates: inout [UInt64], limit: Int, picked: inout [Int32],
+                                 vectors: UnsafePointer<Float>, dimension: Int) {
         picked.removeAll(keepingCapacity: true)
         if candidates.count < limit {
             for key in candidates { picked.append(HNSWKey.id(key)) }
@@ -443,7 +503,7 @@ struct HNSWIndex: Sendable {
                     let offset = listOffset(Int(current), layer: layer)
                     let n = min(Int(upper[offset]), m)
                     for i in 0 ..< n { ids[i] = upper[offset + 1 + i] }
-                    similaritiesOf(ids, count: n, query: query, vectors: vectors, dimension: dimension,
+                    Self.similaritiesOf(ids, count: n, query: query, vectors: vectors, dimension: dimension,
                                    into: similarities)
                     evaluations?.pointee += n
                     for i in 0 ..< n where similarities[i] > similarity {
@@ -504,7 +564,7 @@ struct HNSWIndex: Sendable {
                         pending += 1
                     }
                     evaluations += pending
-                    similaritiesOf(batch, count: pending, query: query, vectors: vectors, dimension: dimension,
+                    Self.similaritiesOf(batch, count: pending, query: query, vectors: vectors, dimension: dimension,
                                    into: similarities)
                     for j in 0 ..< pending {
                         let s = similarities[j], neighbour = batch[j], index = Int(neighbour)
@@ -529,7 +589,7 @@ struct HNSWIndex: Sendable {
     /// `out[j] = query · row(ids[j])` for `j < count`, eight rows at a time (`dot8`); the last
     /// group is padded with its last row, which is in cache by then.
     @inline(__always)
-    private func similaritiesOf(_ ids: UnsafeMutableBufferPointer<Int32>, count: Int, query: UnsafePointer<Float>,
+    static func similaritiesOf(_ ids: UnsafeMutableBufferPointer<Int32>, count: Int, query: UnsafePointer<Float>,
                                 vectors: UnsafePointer<Float>, dimension: Int,
                                 into out: UnsafeMutableBufferPointer<Float>) {
         var j = 0

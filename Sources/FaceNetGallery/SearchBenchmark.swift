@@ -45,7 +45,8 @@ package enum SearchBenchmark {
 
     /// Every figure, by name; `log` gets a line per measurement.
     package static func run(matrix: EmbeddingMatrix, queries: [[Float]], k: Int, efs: [Int], m: Int, efConstruction: Int,
-                            threads: Int, compareKernels: Bool = false, log: (String) -> Void) throws -> [String: Double] {
+                            threads: Int, buildThreads: Int = 1, compareKernels: Bool = false,
+                            log: (String) -> Void) throws -> [String: Double] {
         var report: [String: Double] = ["vectors": Double(matrix.count), "queries": Double(queries.count), "k": Double(k)]
         let normalized = queries.map(EmbeddingMatrix.normalized)
         // Exact: one query per call, on one thread and on `threads`.
@@ -89,12 +90,30 @@ package enum SearchBenchmark {
         let buildTime = seconds {
             for row in 0..<matrix.count { index.insert(row: Int32(row), in: matrix) }
         }
+        try timeSearches(index, label: "", matrix: matrix, queries: normalized, truth: truth, k: k, efs: efs,
+                         buildTime: buildTime, m: m, efConstruction: efConstruction, threads: 1, report: &report, log: log)
+        if buildThreads > 1 {
+            var parallel = HNSWIndex(parameters: HNSWParameters(m: m, efConstruction: efConstruction))
+            let parallelTime = seconds { parallel.insert(rowsUpTo: matrix.count, in: matrix, threads: buildThreads) }
+            try timeSearches(parallel, label: "_parallel", matrix: matrix, queries: normalized, truth: truth, k: k, efs: efs,
+                             buildTime: parallelTime, m: m, efConstruction: efConstruction, threads: buildThreads,
+                             report: &report, log: log)
+        }
+        return report
+    }
+
+    /// Records the build and, per ef, recall@k against `truth` and single-query QPS.
+    private static func timeSearches(_ index: HNSWIndex, label: String, matrix: EmbeddingMatrix, queries normalized: [[Float]],
+                                     truth: [[RowMatch]], k: Int, efs: [Int], buildTime: Double,
+                                     m: Int, efConstruction: Int, threads: Int, report: inout [String: Double],
+                                     log: (String) -> Void) throws {
+        let queries = normalized
         let bytes = index.serialized().count
-        report["hnsw_build_seconds"] = buildTime
-        report["hnsw_index_bytes"] = Double(bytes)
+        report["hnsw\(label)_build_seconds"] = buildTime
+        report["hnsw\(label)_index_bytes"] = Double(bytes)
         report["vector_bytes"] = Double(matrix.count * matrix.dimension * 4)
-        log(String(format: "HNSW M=%d efConstruction=%d: built in %.1f s; index %.1f MB beside %.1f MB of vectors (%.1f%%)", m,
-                   efConstruction, buildTime, Double(bytes) / 1e6, Double(matrix.count * matrix.dimension * 4) / 1e6,
+        log(String(format: "HNSW M=%d efConstruction=%d: built in %.1f s on %d thread(s); index %.1f MB beside %.1f MB of vectors (%.1f%%)", m,
+                   efConstruction, buildTime, threads, Double(bytes) / 1e6, Double(matrix.count * matrix.dimension * 4) / 1e6,
                    100 * Double(bytes) / Double(matrix.count * matrix.dimension * 4)))
         for ef in efs {
             var found: [[(row: Int32, similarity: Float)]] = []
@@ -105,11 +124,11 @@ package enum SearchBenchmark {
                 hits += got.filter { expected.contains($0.row) }.count
             }
             let recall = Double(hits) / Double(max(1, truth.reduce(0) { $0 + $1.count }))
-            report["hnsw_ef\(ef)_recall"] = recall
-            report["hnsw_ef\(ef)_qps"] = Double(queries.count) / time
-            log(String(format: "HNSW ef %d: recall@%d %.4f, %.1f QPS (one query per call, 1 thread)", ef, k, recall,
+            report["hnsw\(label)_ef\(ef)_recall"] = recall
+            report["hnsw\(label)_ef\(ef)_qps"] = Double(queries.count) / time
+            log(String(format: "HNSW%@ ef %d: recall@%d %.4f, %.1f QPS (one query per call, 1 thread)",
+                       label.isEmpty ? "" : " (graph built on \(threads) threads)", ef, k, recall,
                        Double(queries.count) / time))
         }
-        return report
     }
 }
