@@ -193,27 +193,52 @@ private struct LineParser {
         return values
     }
 
-    /// A JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, checked, then
-    /// converted by `strtod` (which stops where the grammar did).
+    /// A JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, checked while
+    /// its digits are gathered, then converted: by `DecimalFloat.fastFloat` when it can give
+    /// `Float(strtod(text))` exactly (most embedding values), else by `strtod` (which stops
+    /// where the grammar did).
     private mutating func parseNumber() throws -> Float {
         let start = i
-        if peek == UInt8(ascii: "-") { i += 1 }
-        func digits() -> Int {
-            let from = i
-            while i < end, (48...57).contains(bytes[i]) { i += 1 }
-            return i - from
+        var decimal = DecimalFloat()
+        if peek == UInt8(ascii: "-") {
+            decimal.negative = true
+            i += 1
         }
         guard i < end, (48...57).contains(peek) else { throw Failure("the embedding holds a non-number") }
-        if peek == 48 { i += 1 } else { _ = digits() }
+        if peek == 48 {
+            i += 1
+        } else {
+            while i < end, (48...57).contains(bytes[i]) {
+                decimal.addIntegerDigit(bytes[i] &- 48)
+                i += 1
+            }
+        }
         if peek == UInt8(ascii: ".") {
             i += 1
-            guard digits() > 0 else { throw Failure("the embedding holds a malformed number") }
+            let from = i
+            while i < end, (48...57).contains(bytes[i]) {
+                decimal.addFractionDigit(bytes[i] &- 48)
+                i += 1
+            }
+            guard i > from else { throw Failure("the embedding holds a malformed number") }
         }
         if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
             i += 1
-            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { i += 1 }
-            guard digits() > 0 else { throw Failure("the embedding holds a malformed number") }
+            var negativeExponent = false
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") {
+                negativeExponent = peek == UInt8(ascii: "-")
+                i += 1
+            }
+            let from = i
+            var exponent = 0
+            while i < end, (48...57).contains(bytes[i]) {
+                exponent = min(exponent * 10 + Int(bytes[i] &- 48), 100_000)
+                i += 1
+            }
+            guard i > from else { throw Failure("the embedding holds a malformed number") }
+            decimal.exponent += negativeExponent ? -exponent : exponent
         }
+        if let fast = decimal.fastFloat { return fast }
         let length = i - start
         let value = bytes.withUnsafeBufferPointer { buffer -> Double in
             guard let base = buffer.baseAddress else { return .nan }
@@ -327,5 +352,55 @@ private struct LineParser {
             }
             throw Failure("not a JSON object (an unknown value)")
         }
+    }
+}
+
+/// A decimal number's digits as they are read: up to 19 significant digits in a UInt64 and
+/// a power of ten.
+struct DecimalFloat {
+    var negative = false
+    var significand: UInt64 = 0
+    var significantDigits = 0
+    var exponent = 0
+    /// More than 19 significant digits: only `strtod` converts it exactly.
+    var tooLong = false
+
+    mutating func addIntegerDigit(_ digit: UInt8) {
+        if significantDigits < 19 {
+            significand = significand &* 10 &+ UInt64(digit)
+            if significand != 0 { significantDigits += 1 }
+        } else {
+            tooLong = true
+        }
+    }
+
+    mutating func addFractionDigit(_ digit: UInt8) {
+        addIntegerDigit(digit)
+        exponent -= 1
+    }
+
+    /// Exact powers of ten in Double (10^22 is the largest).
+    private static let powers: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { acc, _ in acc * 10 } }
+
+    /// `Float(strtod(text))`, computed without `strtod`, or nil when that cannot be promised.
+    ///
+    /// `Double(significand)` and one multiplication or division by an exact power of ten
+    /// round twice, so the Double is within 2 ulps of the exact value (`strtod`'s Double is
+    /// within ½). Both round to the same Float unless the exact value lies near a Float
+    /// rounding midpoint: the 29 bits a Float drops are then near 2^28, and this declines
+    /// (`strtod` decides). Away from a midpoint every Double within a few ulps of the value
+    /// rounds to one Float, so the answer equals strtod's.
+    var fastFloat: Float? {
+        if tooLong { return nil }
+        if significand == 0 { return negative ? -0.0 : 0.0 }
+        guard (-22...22).contains(exponent) else { return nil }
+        var value = Double(significand)
+        value = exponent < 0 ? value / Self.powers[-exponent] : value * Self.powers[exponent]
+        let dropped = value.bitPattern & 0x1FFF_FFFF  // the 29 fraction bits below a Float's 23
+        let midpoint: UInt64 = 1 << 28
+        if (dropped > midpoint ? dropped - midpoint : midpoint - dropped) <= 16 { return nil }
+        // Outside the normal Float range the dropped bits differ: leave those to strtod too.
+        guard value >= Double(Float.leastNormalMagnitude), value <= Double(Float.greatestFiniteMagnitude) else { return nil }
+        return negative ? -Float(value) : Float(value)
     }
 }

@@ -1,4 +1,5 @@
 import FaceNetKernels
+import FaceNetTestSupport
 import Foundation
 import XCTest
 @testable import FaceNetGallery
@@ -15,6 +16,49 @@ final class EmbeddingLinesTests: XCTestCase {
         let values = try XCTUnwrap(object["embedding"] as? [NSNumber])
         return EmbeddingLines.Line(identity: object["identity"] as? String, file: object["file"] as? String,
                                    embedding: values.map { Float($0.doubleValue) })
+    }
+
+    /// Numbers of every shape an embedding file holds (17-digit and shortest Double text,
+    /// shortest Float text, exponents, signs, leading zeros, integers, 20+ digits, and
+    /// decimals within a hair of a Float rounding midpoint) convert to exactly
+    /// `Float(strtod(text))`, the conversion the fast path stands in for.
+    func testNumbersConvertExactlyAsStrtodThenFloat() throws {
+        var random = SeededGenerator(seed: 99)
+        func uniform() -> Double { Double(random.next() >> 11) * 0x1p-53 }
+        var texts: [String] = []
+        for n in 0 ..< 120_000 {
+            let magnitude = (uniform() - 0.5) * [0.4, 2, 2e-4, 300, 1e-9][n % 5]
+            switch n % 8 {
+            case 0: texts.append(String(format: "%.17g", magnitude))
+            case 1: texts.append("\(magnitude)")
+            case 2: texts.append("\(Float(magnitude))")
+            case 3: texts.append(String(format: "%.6e", magnitude))
+            case 4: texts.append(String(format: "%.20f", magnitude))
+            case 5: texts.append(String(Int64(magnitude * 1e6)))
+            case 6:
+                // The Double halfway between a Float and the next one, and its neighbours.
+                let f = Float(magnitude == 0 ? 0.1 : magnitude)
+                let middle = (Double(f) + Double(f.nextUp)) / 2
+                let step = [0.0, middle.ulp, -middle.ulp, 3 * middle.ulp][n / 8 % 4]
+                texts.append(String(format: "%.17g", middle + step))
+            default: texts.append(String(format: "%.9g", magnitude))
+            }
+        }
+        let dimension = 60
+        var lines: [String] = []
+        for start in stride(from: 0, to: texts.count, by: dimension) {
+            lines.append("{\"embedding\": [" + texts[start ..< start + dimension].joined(separator: ", ") + ", 1]}")
+        }
+        let parsed = try parse(lines.joined(separator: "\n"), dimension: dimension + 1)
+        var mismatches: [String] = []
+        for (line, start) in zip(parsed, stride(from: 0, to: texts.count, by: dimension)) {
+            for (value, text) in zip(line.embedding, texts[start ..< start + dimension]) {
+                let expected = Float(strtod(text, nil))
+                if value.bitPattern != expected.bitPattern { mismatches.append("\(text): \(value) vs \(expected)") }
+            }
+        }
+        XCTAssertEqual(parsed.count, lines.count)
+        XCTAssertTrue(mismatches.isEmpty, "\(mismatches.count) of \(texts.count) differ: \(mismatches.prefix(5))")
     }
 
     func testValidLinesReadAsJSONSerializationReadsThem() throws {
