@@ -122,15 +122,11 @@ struct GalleryImportCommand: AsyncParsableCommand {
         let faces = try EmbeddingLines.read(file, dimension: store.model.dimension, requireIdentity: true)
         let clock = ContinuousClock()
         let start = clock.now
-        var imported = 0
         // One transaction per 10,000 faces: a file is checked whole first, so a bad line
         // stores nothing; a crash midway keeps the batches already committed.
-        for batch in stride(from: 0, to: faces.count, by: 10_000) {
-            let slice = Array(faces[batch..<min(batch + 10_000, faces.count)]).map {
-                GalleryFace(identity: $0.identity ?? "", file: $0.file, embedding: $0.embedding)
-            }
-            imported += try await store.add(slice, madeWith: store.model).count
-        }
+        let imported = try await store.importFaces(
+            faces.map { GalleryFace(identity: $0.identity ?? "", file: $0.file, embedding: $0.embedding) },
+            madeWith: store.model, batchSize: 10_000)
         let stored = clock.now
         try await store.saveIndex()
         try await store.close()

@@ -108,4 +108,19 @@ protocol GalleryStore: Sendable {
 
     /// Files and their content hashes (the folder-gallery refresh).
     func fileHashes() async throws -> [String: String]
+
+    /// Starts a bulk load: a store whose own vector index is cheaper to build once than to
+    /// keep up to date row by row (pgvector's HNSW) drops it when the gallery is empty and
+    /// says so; `ensureIndex` builds it again over everything stored. A crash in between
+    /// leaves a gallery whose searches are exact (and slower) until the next write builds it.
+    func beginBulkLoad() async throws -> Bool
+
+    /// Builds the store's own vector index when it is missing (a no-op otherwise).
+    func ensureIndex() async throws
+}
+
+extension GalleryStore {
+    /// Stores without an index of their own (SQLite: the index is the in-memory HNSW).
+    func beginBulkLoad() async throws -> Bool { false }
+    func ensureIndex() async throws {}
 }

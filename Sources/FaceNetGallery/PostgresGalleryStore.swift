@@ -29,6 +29,9 @@ struct PostgresGalleryStore: GalleryStore {
     private let galleryModel: GalleryModel
     /// The `vector` type's oid in this database (an extension type: it differs between databases).
     private let vectorType: PostgresDataType
+    /// The table had no HNSW index when opened (a bulk load that did not finish): every
+    /// insert then ends by building it (`ensureIndex`).
+    private let indexMissingAtOpen: Bool
 
     /// How long a connection attempt may take before `storeUnavailable`.
     static let connectTimeoutSeconds: Int64 = 5
@@ -43,9 +46,24 @@ struct PostgresGalleryStore: GalleryStore {
     private static let metadataTable = "facenet_galleries"
 
     private init(address: PostgresAddress, client: PostgresClient, runner: Task<Void, Never>,
-                 model: GalleryModel, vectorType: PostgresDataType) {
+                 model: GalleryModel, vectorType: PostgresDataType, indexMissing: Bool) {
         (self.address, self.client, self.runner) = (address, client, runner)
         (self.galleryModel, self.vectorType, self.location) = (model, vectorType, address.redacted)
+        indexMissingAtOpen = indexMissing
+    }
+
+    /// The gallery's HNSW index (pgvector's parameters: m 16, ef_construction 64; inner
+    /// product, since embeddings are l2-normalised).
+    private static func hnswIndexSQL(_ table: String) -> String {
+        "CREATE INDEX \(table)_embedding_hnsw ON \(table) USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)"
+    }
+
+    /// Names of the HNSW indexes on `table` (one normally; none after an unfinished bulk load).
+    private static func hnswIndexes(_ connection: PostgresConnection, table: String) async throws -> [String] {
+        try await connection.query("""
+            SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+            WHERE i.indrelid = to_regclass(\(table)) AND am.amname = 'hnsw' ORDER BY 1
+            """, logger: logger).collect().map { try $0.decode(String.self) }
     }
 
     // MARK: - Create, open, close
@@ -108,9 +126,7 @@ struct PostgresGalleryStore: GalleryStore {
                     """, logger: logger)
                 try await connection.query("CREATE INDEX ON \(unescaped: table) (identity)", logger: logger)
                 try await connection.query("CREATE INDEX ON \(unescaped: table) (file)", logger: logger)
-                try await connection.query("""
-                    CREATE INDEX ON \(unescaped: table) USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)
-                    """, logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: hnswIndexSQL(table)), logger: logger)
             }
             return vectorType
         }
@@ -119,7 +135,7 @@ struct PostgresGalleryStore: GalleryStore {
 
     static func open(_ location: String) async throws -> PostgresGalleryStore {
         let address = try PostgresAddress(location)
-        let (model, vectorType) = try await withProbe(address) { connection in
+        let (model, vectorType, indexMissing) = try await withProbe(address) { connection in
             let vectorType = try await vectorOID(connection, address)
             let hasMetadata = try await connection.query(
                 "SELECT to_regclass(\(metadataTable)) IS NOT NULL", logger: logger).collect().first?.decode(Bool.self) ?? false
@@ -144,9 +160,10 @@ struct PostgresGalleryStore: GalleryStore {
             let (name, dimension, preprocessing, weightSet, _) = try row.decode((String, Int32, String, String?, Int64).self)
             let model = GalleryModel(model: name, dimension: Int(dimension), preprocessing: preprocessing, weightSet: weightSet)
             try await checkSchema(connection, address, dimension: model.dimension)
-            return (model, vectorType)
+            let indexMissing = try await hnswIndexes(connection, table: address.table).isEmpty
+            return (model, vectorType, indexMissing)
         }
-        return start(address, model: model, vectorType: vectorType)
+        return start(address, model: model, vectorType: vectorType, indexMissing: indexMissing)
     }
 
     /// Shuts the pool down. A store never closed keeps its pool's task (and idle connections)
@@ -212,7 +229,50 @@ struct PostgresGalleryStore: GalleryStore {
             throw FaceNetError.internalError(
                 "PostgresGalleryStore.insert: \(faces.count) faces stored but \(ids.count) ids returned")
         }
+        if indexMissingAtOpen { try await ensureIndex() }
         return ids
+    }
+
+    // MARK: - Bulk loading
+
+    /// Drops the HNSW index when the gallery is empty (under the writers' table lock, so no
+    /// other writer is halfway); returns whether it did. pgvector builds an index over loaded
+    /// rows several times faster than it inserts them one by one into the graph.
+    func beginBulkLoad() async throws -> Bool {
+        let table = address.table
+        return try await transaction { connection in
+            try await connection.query("LOCK TABLE \(unescaped: table) IN SHARE ROW EXCLUSIVE MODE", logger: Self.logger)
+            let empty = try await connection.query("SELECT NOT EXISTS (SELECT 1 FROM \(unescaped: table))", logger: Self.logger)
+                .collect().first?.decode(Bool.self) ?? false
+            guard empty else { return false }
+            for index in try await Self.hnswIndexes(connection, table: table) {
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP INDEX \(index)"), logger: Self.logger)
+            }
+            return true
+        }
+    }
+
+    /// Builds the HNSW index when the table has none, with enough `maintenance_work_mem` for
+    /// the graph to stay in memory (pgvector's build slows down a lot once it spills).
+    func ensureIndex() async throws {
+        let table = address.table
+        let bytesPerRow = galleryModel.dimension * 4 + 400  // the vector, its neighbour lists and tuple headers
+        try await transaction { connection in
+            // The writers' lock: two processes finishing a bulk load at once build it once.
+            try await connection.query("LOCK TABLE \(unescaped: table) IN SHARE ROW EXCLUSIVE MODE", logger: Self.logger)
+            guard try await Self.hnswIndexes(connection, table: table).isEmpty else { return }
+            let rows = try await connection.query("SELECT count(*) FROM \(unescaped: table)", logger: Self.logger)
+                .collect().first?.decode(Int64.self) ?? 0
+            let megabytes = min(4_096, max(64, (Int(rows) * bytesPerRow * 5 / 4) >> 20))
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL maintenance_work_mem = '\(megabytes)MB'"), logger: Self.logger)
+            try await connection.query(PostgresQuery(unsafeSQL: Self.hnswIndexSQL(table)), logger: Self.logger)
+        }
+    }
+
+    /// How many HNSW indexes the table has (tests).
+    func hnswIndexCount() async throws -> Int {
+        let table = address.table
+        return try await run { connection in try await Self.hnswIndexes(connection, table: table).count }
     }
 
     func remove(identity: String) async throws -> Int {
@@ -566,11 +626,13 @@ struct PostgresGalleryStore: GalleryStore {
     }
 
     /// Starts the pool for the calls after `create`/`open`.
-    private static func start(_ address: PostgresAddress, model: GalleryModel, vectorType: PostgresDataType) -> PostgresGalleryStore {
+    private static func start(_ address: PostgresAddress, model: GalleryModel, vectorType: PostgresDataType,
+                              indexMissing: Bool = false) -> PostgresGalleryStore {
         let client = PostgresClient(configuration: address.clientConfiguration(timeoutSeconds: connectTimeoutSeconds),
                                     backgroundLogger: logger)
         let runner = Task { await client.run() }
-        return PostgresGalleryStore(address: address, client: client, runner: runner, model: model, vectorType: vectorType)
+        return PostgresGalleryStore(address: address, client: client, runner: runner, model: model, vectorType: vectorType,
+                                    indexMissing: indexMissing)
     }
 
     /// The oid of pgvector's `vector` type, or `invalidGallery` when the extension is missing.
