@@ -36,7 +36,21 @@ final class MTCNNStageTests: XCTestCase {
     // MARK: Fixture
 
     struct Fixture: Decodable, Sendable {
+        var settings: Settings
         var photos: [Photo]
+    }
+
+    /// The package's settings the fixtures were made with (its defaults).
+    struct Settings: Decodable, Sendable {
+        var minFaceSize: Double
+        var scaleFactor: Double
+        var thresholdPnet: Double
+        var thresholdRnet: Double
+        var thresholdOnet: Double
+        var nmsPnet1: Double
+        var nmsPnet2: Double
+        var nmsRnet: Double
+        var nmsOnet: Double
     }
 
     struct Photo: Decodable, Sendable {
@@ -152,6 +166,19 @@ final class MTCNNStageTests: XCTestCase {
     }
 
     // MARK: Tests
+
+    /// `MTCNNOptions()` is the package's defaults, the settings the fixtures were made with.
+    /// The photos alone do not pin every value: no O-Net score of theirs lies between 0.7
+    /// and 0.8, so a default of 0.7 would pass every stage test.
+    func testDefaultOptionsAreThePackageDefaults() throws {
+        let settings = try Self.run.get().fixture.settings
+        let options = MTCNNOptions()
+        let ours = [options.minFaceSize, options.scaleFactor, options.pnetThreshold, options.rnetThreshold,
+                    options.onetThreshold, options.pnetScaleNMS, options.pnetNMS, options.rnetNMS, options.onetNMS]
+        let theirs = [settings.minFaceSize, settings.scaleFactor, settings.thresholdPnet, settings.thresholdRnet,
+                      settings.thresholdOnet, settings.nmsPnet1, settings.nmsPnet2, settings.nmsRnet, settings.nmsOnet]
+        XCTAssertEqual(ours, theirs.map { Float($0) })
+    }
 
     /// The oracle ran on the pixels our decoder gives (else no stage could agree).
     func testPhotosDecodeToThePixelsThePackageSaw() throws {
