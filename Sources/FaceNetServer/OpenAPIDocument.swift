@@ -187,38 +187,8 @@ enum OpenAPIDocument {
                 "401": {$ref: "#/components/responses/Error"}
                 "413": {$ref: "#/components/responses/Error"}
                 "503": {$ref: "#/components/responses/Error"}
-          /search:
-            post:
-              summary: The k nearest stored faces of every face of an image, or of an embedding.
-              requestBody:
-                required: true
-                content:
-                  application/json:
-                    schema: {$ref: "#/components/schemas/SearchRequest"}
-                  multipart/form-data:
-                    schema: {$ref: "#/components/schemas/SearchRequest"}
-              responses:
-                "200": {$ref: "#/components/responses/SearchResult"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
-          /find:
-            post:
-              summary: The same as /search.
-              requestBody:
-                required: true
-                content:
-                  application/json:
-                    schema: {$ref: "#/components/schemas/SearchRequest"}
-                  multipart/form-data:
-                    schema: {$ref: "#/components/schemas/SearchRequest"}
-              responses:
-                "200": {$ref: "#/components/responses/SearchResult"}
-                "400": {$ref: "#/components/responses/Error"}
-                "401": {$ref: "#/components/responses/Error"}
-                "413": {$ref: "#/components/responses/Error"}
-                "503": {$ref: "#/components/responses/Error"}
+        \(OpenAPIDocument.searchPath("/search", summary: "The k nearest stored faces of every face of an image, or of an embedding."))
+        \(OpenAPIDocument.searchPath("/find", summary: "The same as /search."))
           /identities/{name}:
             delete:
               summary: Remove every stored face of an identity.
@@ -370,4 +340,26 @@ enum OpenAPIDocument {
                 face_id: {type: integer}
 
         """
+
+    /// `/search` and `/find`: the same operation under two paths.
+    static func searchPath(_ path: String, summary: String) -> String {
+        """
+          \(path):
+            post:
+              summary: \(summary)
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/SearchRequest"}
+                  multipart/form-data:
+                    schema: {$ref: "#/components/schemas/SearchRequest"}
+              responses:
+                "200": {$ref: "#/components/responses/SearchResult"}
+                "400": {$ref: "#/components/responses/Error"}
+                "401": {$ref: "#/components/responses/Error"}
+                "413": {$ref: "#/components/responses/Error"}
+                "503": {$ref: "#/components/responses/Error"}
+        """
+    }
 }
