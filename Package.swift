@@ -37,9 +37,9 @@ let avx2Dependencies: [Target.Dependency] = []
 #endif
 
 // FACENET_ENGINE_ONLY=1 leaves out FaceNetGallery (GRDB, postgres-nio and SwiftNIO with
-// BoringSSL): the sanitizer runs (Scripts/sanitizers.sh) test the engine without building
+// BoringSSL) and FaceNetServer (Hummingbird): the sanitizer runs (Scripts/sanitizers.sh) test the engine without building
 // them twice more, which would put CI over its time (Docs/testing.md). The CLI is then
-// built without `gallery`, `find` and `bench-search`.
+// built without `gallery`, `find`, `bench-search` and `serve`.
 let withGallery = ProcessInfo.processInfo.environment["FACENET_ENGINE_ONLY"] != "1"
 
 let testDependencies: [Target.Dependency] = [
@@ -59,6 +59,31 @@ let galleryTargets: [Target] = [
         ] + avx2Dependencies,
         swiftSettings: [optimisedInDebug]),
     .testTarget(name: "FaceNetGalleryTests", dependencies: testDependencies + ["FaceNetGallery"]),
+    // `facenet serve` (Docs/serving.md): Hummingbird on SwiftNIO, in a module of its own so
+    // `import FaceNetKit` pulls in no networking; it serves a gallery, so it goes with it.
+    .target(
+        name: "FaceNetServer",
+        dependencies: [
+            "FaceNetKit", "FaceNetGallery",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    .testTarget(
+        name: "FaceNetServerTests",
+        dependencies: testDependencies + [
+            "FaceNetServer", "FaceNetGallery",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 ]
 
 let package = Package(
@@ -67,7 +92,8 @@ let package = Package(
         .library(name: "FaceNetKit", targets: ["FaceNetKit"]),
         .library(name: "FaceNetTools", targets: ["FaceNetTools"]),
         .executable(name: "facenet", targets: ["FaceNetCLI"]),
-    ] + (withGallery ? [.library(name: "FaceNetGallery", targets: ["FaceNetGallery"])] : []),
+    ] + (withGallery ? [.library(name: "FaceNetGallery", targets: ["FaceNetGallery"]),
+                        .library(name: "FaceNetServer", targets: ["FaceNetServer"])] : []),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // GraphDef decoding (Import/); its code is generated once and committed
@@ -84,6 +110,16 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Galleries in PostgreSQL with pgvector (Docs/search.md).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // `facenet serve` (FaceNetServer): the HTTP server, its graceful stop, /metrics and
+        // multipart uploads; async-http-client only for its tests.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ] : []),
     targets: [
         // Header only: OpenBLAS is loaded at run time (see BLAS.swift), not linked.
@@ -135,7 +171,7 @@ let package = Package(
             dependencies: [
                 "FaceNetKit", "FaceNetTools", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ] + (withGallery ? ["FaceNetGallery"] : []),
+            ] + (withGallery ? ["FaceNetGallery", "FaceNetServer"] : []),
             swiftSettings: withGallery ? [.define("FACENET_GALLERY")] : []),
         // Tests mirror the modules; fixtures live in Tests/Fixtures and are read by path.
         .target(

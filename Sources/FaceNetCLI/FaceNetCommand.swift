@@ -13,7 +13,8 @@ struct FaceNetCommand: AsyncParsableCommand {
                       ImportTFCommand.self, WeightsCommand.self] + gallerySubcommands + [ValidateWeightsCommand.self])
 
     #if FACENET_GALLERY
-    static let gallerySubcommands: [ParsableCommand.Type] = [GalleryCommand.self, FindCommand.self, BenchSearchCommand.self]
+    static let gallerySubcommands: [ParsableCommand.Type] = [GalleryCommand.self, FindCommand.self, BenchSearchCommand.self,
+                                                             ServeCommand.self]
     #else
     static let gallerySubcommands: [ParsableCommand.Type] = []
     #endif

@@ -112,7 +112,7 @@ struct FindCommand: AsyncParsableCommand {
             let found = try await store.search(lines.map(\.embedding), k: k, metric: metric, threshold: threshold, mode: mode)
             for (line, matches) in zip(lines, found.matches) {
                 output.text("\(line.file ?? line.identity ?? "query")\t" + matches.map(matchText).joined(separator: "\t"))
-                output.emit(.object(indexFields(found.index) + [("matches", .array(matches.map { matchJSON($0, shownFile) }))]))
+                output.emit(.object(indexFields(found.index) + [("matches", .array(matches.map { $0.json(shownFile: shownFile) }))]))
             }
             try await store.saveIndexIfChanged()
             return
@@ -132,7 +132,7 @@ struct FindCommand: AsyncParsableCommand {
                 let faces: [JSON] = found.faces.map { entry in
                     .object([("box", entry.face.map { .array($0.box.roundedXYWH.map(JSON.int)) } ?? .null),
                              ("confidence", entry.face.map { .float($0.confidence) } ?? .null),
-                             ("matches", .array(entry.matches.map { matchJSON($0, shownFile) }))])
+                             ("matches", .array(entry.matches.map { $0.json(shownFile: shownFile) }))])
                 }
                 output.emit(.object([("file", .string(file))] + indexFields(found.index) + [("faces", .array(faces))]))
             } catch {
@@ -146,12 +146,6 @@ struct FindCommand: AsyncParsableCommand {
 
     private func matchText(_ match: GalleryMatch) -> String {
         "\(match.identity) \(String(format: "%.4f", match.distance))\(match.verified ? " ✓" : "")"
-    }
-
-    private func matchJSON(_ match: GalleryMatch, _ shownFile: (String) -> String) -> JSON {
-        .object([("identity", .string(match.identity)), ("file", .string(match.file.map(shownFile))), ("distance", .double(match.distance)),
-                 ("threshold", match.threshold.map(JSON.double) ?? .null), ("verified", .bool(match.verified)),
-                 ("box", match.box.map { .array($0.map(JSON.int)) } ?? .null), ("face_id", .int(Int(match.faceID)))])
     }
 }
 

@@ -259,14 +259,6 @@ func galleryModelFields(_ model: GalleryModel) -> [(String, JSON)] {
      ("weight_set", .string(model.weightSet))]
 }
 
-func indexFields(_ index: GalleryIndexUsed) -> [(String, JSON)] {
-    switch index {
-    case .exact: return [("index", .string("exact"))]
-    case .hnsw(let ef): return [("index", .string("hnsw")), ("ef", .int(ef))]
-    case .store(let ef): return [("index", .string("hnsw")), ("ef", ef.map(JSON.int) ?? .null), ("engine", .string("pgvector"))]
-    }
-}
-
 func indexText(_ index: GalleryIndexUsed) -> String {
     switch index {
     case .exact: return "exact"

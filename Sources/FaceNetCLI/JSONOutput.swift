@@ -2,26 +2,7 @@ import ArgumentParser
 import FaceNetKit
 import Foundation
 
-/// A JSON value whose object keys keep the order they are written in, so every line reads
-/// `file` first and long arrays last (Docs/cli.md). Foundation's `JSONEncoder` orders keys
-/// by hash or alphabetically, not as documented.
-enum JSON {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case float(Float)
-    case string(String)
-    case array([JSON])
-    case object([(String, JSON)])
-
-    /// A float array (an embedding): each number as Swift prints it, the shortest text that
-    /// reads back to the same `Float`.
-    static func floats(_ values: [Float]) -> JSON { .array(values.map(JSON.float)) }
-
-    /// A string or null.
-    static func string(_ value: String?) -> JSON { value.map(JSON.string) ?? .null }
-
+extension JSON {
     /// `{"code", "message"}` of an error: `FaceNetError.code`, `usage` for a command-line
     /// mistake (`usage`: the error came from parsing the arguments), `error` for anything else.
     static func error(_ error: Error, usage: Bool = false) -> JSON {
@@ -39,40 +20,6 @@ enum JSON {
     static func failure(_ error: Error, file: String? = nil, usage: Bool = false) -> JSON {
         let named = file ?? (error as? FaceNetError)?.path
         return .object((named.map { [("file", JSON.string($0))] } ?? []) + [("error", JSON.error(error, usage: usage))])
-    }
-
-    /// One line of compact JSON.
-    var text: String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    private func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        // JSON has no NaN or infinity: a non-finite number is written as null.
-        case .double(let value): out += value.isFinite ? "\(value)" : "null"
-        case .float(let value): out += value.isFinite ? "\(value)" : "null"
-        case .string(let value): out += jsonString(value)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += ", " }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let fields):
-            out += "{"
-            for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out += ", " }
-                out += jsonString(key) + ": "
-                value.write(to: &out)
-            }
-            out += "}"
-        }
     }
 }
 
@@ -106,18 +53,6 @@ struct OutputOptions: ParsableArguments {
         printError(fileErrorLine(file, error))
         emit(.failure(error, file: file))
     }
-}
-
-/// A face as `detect --json`, `embed --max-faces` and `verify --json` write it:
-/// `{"box": [x, y, w, h], "confidence", "landmarks": {"left_eye": [x, y], …}}` + `extra`.
-func faceJSON(_ face: DetectedFace?, extra: [(String, JSON)] = []) -> JSON {
-    guard let face else { return .object([("box", .null)] + extra) }
-    let l = face.landmarks
-    func point(_ p: FacePoint) -> JSON { .array([.int(Int(p.x.rounded(.toNearestOrEven))), .int(Int(p.y.rounded(.toNearestOrEven)))]) }
-    let box = face.box.roundedXYWH.map(JSON.int)
-    let landmarks: JSON = .object([("left_eye", point(l.leftEye)), ("right_eye", point(l.rightEye)), ("nose", point(l.nose)),
-                                   ("mouth_left", point(l.mouthLeft)), ("mouth_right", point(l.mouthRight))])
-    return .object([("box", .array(box)), ("confidence", .float(face.confidence)), ("landmarks", landmarks)] + extra)
 }
 
 /// `{"status": "verified" | "mismatch" | "unknown" | "not_checked", "known", "summary"}`.

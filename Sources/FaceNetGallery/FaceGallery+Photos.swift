@@ -105,7 +105,9 @@ extension FaceGallery {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    static func landmarkValues(_ face: DetectedFace) -> [Float] {
+    /// The five landmarks as a gallery stores them: x, y of each, 10 floats (the eyes, the
+    /// nose, the mouth's corners).
+    package static func landmarkValues(_ face: DetectedFace) -> [Float] {
         let l = face.landmarks
         return [l.leftEye, l.rightEye, l.nose, l.mouthLeft, l.mouthRight].flatMap { [$0.x, $0.y] }
     }

@@ -113,6 +113,16 @@ public final class FaceNet: Sendable {
     package func prepareFaces(file path: String, maxFaces: Int?) throws -> (faces: [DetectedFace?], batch: Tensor) {
         if let maxFaces, maxFaces < 1 { throw FaceNetError.invalidArgument("maxFaces must be at least 1 (it is \(maxFaces))") }
         let image = try ImageDecoder.decode(path: path, limits: imageLimits)
+        return try prepareFaces(image, source: path, extraction: extraction, maxFaces: maxFaces)
+    }
+
+    /// `prepareFaces(file:maxFaces:)` for an image decoded already, through `extraction`
+    /// instead of this instance's (a server's per-request detector, alignment and fallback).
+    /// `source` names the image in errors. Returns each face's detection (nil: the whole
+    /// image) and one batch of inputs, faces × size × size × 3 (NHWC).
+    package func prepareFaces(_ image: RGBImage, source path: String, extraction: FaceExtraction,
+                              maxFaces: Int?) throws -> (faces: [DetectedFace?], batch: Tensor) {
+        if let maxFaces, maxFaces < 1 { throw FaceNetError.invalidArgument("maxFaces must be at least 1 (it is \(maxFaces))") }
         let faces = try namingFile(path) { try extraction.allFaces(image, source: path, maxFaces: maxFaces) }
         var scalars: [Float] = []
         for face in faces { scalars += try namingFile(path) { try prepareCrop(face.image, isFace: face.face != nil) } }

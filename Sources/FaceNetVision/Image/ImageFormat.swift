@@ -20,7 +20,7 @@ package enum ImageFormat: Equatable {
 
     /// JPEG: `FF D8 FF` (SOI then a marker). PNG: the 8-byte signature `89 'PNG' 0D 0A 1A 0A`.
     /// WebP: a RIFF container of form type `WEBP` (`'RIFF'`, a 4-byte size, `'WEBP'`).
-    static func sniff(_ bytes: some Collection<UInt8>) -> Sniffed {
+    package static func sniff(_ bytes: some Collection<UInt8>) -> Sniffed {
         let head = Array(bytes.prefix(32))
         if head.starts(with: [0xFF, 0xD8, 0xFF]) { return .supported(.jpeg) }
         if head.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .supported(.png) }
