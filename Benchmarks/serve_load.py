@@ -55,13 +55,13 @@ def percentile(values, p):
 
 
 def engine_ms(facenet, batch, iterations):
-    """`facenet bench` ms per image at `batch` (the last 'ms per image' figure it prints)."""
-    out = subprocess.run([facenet, "bench", "--batch", str(batch), "--iterations", str(iterations)],
-                         capture_output=True, text=True, check=True).stdout
-    found = re.findall(r"([0-9.]+) ms per image", out) or re.findall(r"([0-9.]+) ms/image", out)
+    """`facenet bench`'s median ms per image at `batch`."""
+    done = subprocess.run([facenet, "bench", "--batch", str(batch), "--iterations", str(iterations)],
+                          capture_output=True, text=True, check=True)
+    found = re.search(r"ms/pass, ([0-9.]+) ms/image,", done.stdout + done.stderr)
     if not found:
-        sys.exit(f"serve_load: cannot read ms per image from `facenet bench`:\n{out}")
-    return float(found[-1])
+        sys.exit(f"serve_load: cannot read ms per image from `facenet bench`:\n{done.stdout}{done.stderr}")
+    return float(found.group(1))
 
 
 class Client:
@@ -216,8 +216,8 @@ def main():
         _, before = client.get("/metrics")
         latencies, statuses, elapsed = run_clients(port, headers, body, 8, args.burst)
         _, after = client.get("/metrics")
-        s0, c0 = metric_sum_count(before.decode(), "batch")
-        s1, c1 = metric_sum_count(after.decode(), "batch")
+        s0, c0 = metric_sum_count(before.decode(), "facenet_batch_size")
+        s1, c1 = metric_sum_count(after.decode(), "facenet_batch_size")
         mean_batch = (s1 - s0) / (c1 - c0) if None not in (s0, c0, s1, c1) and c1 > c0 else float("nan")
         rate = len(latencies) / elapsed
         target8 = 0.8 * 1000 / figures["engine_ms_batch8"]
