@@ -7,6 +7,12 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 export FACENET_WEIGHTS_DIR="${FACENET_WEIGHTS_DIR:-$ROOT/Weights}"
-swift build -c release --product facenet --package-path "$ROOT" >/dev/null
-bin="$(swift build -c release --show-bin-path --package-path "$ROOT")/facenet"
+# FACENET_BIN: a facenet already built (e.g. by Scripts/test.sh, whose flags differ: building
+# here would compile the package again).
+if [[ -n "${FACENET_BIN:-}" ]]; then
+    bin="$FACENET_BIN"
+else
+    swift build -c release --product facenet --package-path "$ROOT" >/dev/null
+    bin="$(swift build -c release --show-bin-path --package-path "$ROOT")/facenet"
+fi
 exec "${PYTHON:-python3}" "$HERE/serve_load.py" --facenet "$bin" "$@"

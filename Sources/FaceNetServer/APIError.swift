@@ -67,6 +67,13 @@ struct APIError: Error, HTTPResponseError, Sendable {
     static let shuttingDown = APIError(.serviceUnavailable, "shutting_down", "the server is stopping",
                                        headers: [.retryAfter: "1"])
 
+    /// A method the path does not take; `Allow` names those it does.
+    static func methodNotAllowed(_ allowed: [HTTPRequest.Method]) -> APIError {
+        let names = allowed.map(\.rawValue).joined(separator: ", ")
+        return APIError(.methodNotAllowed, "method_not_allowed", "this endpoint takes \(names) only",
+                        headers: [.allow: names])
+    }
+
     static let serverFault = APIError(.internalServerError, "internal_error",
                                         "the server failed to answer this request; its log has the details")
 

@@ -64,7 +64,9 @@ public struct FaceServer: Sendable {
     /// thread must be started first (`run()` does).
     func application(onRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) -> some ApplicationProtocol {
         let router = Router(context: ServerContext.self)
-        router.add(middleware: GuardMiddleware(options: options, metrics: metrics))
+        let routes = self.routes
+        router.add(middleware: GuardMiddleware(options: options, metrics: metrics,
+                                               routes: routes.map { ($0.path, $0.method) }))
         for route in routes {
             router.on(RouterPath(route.path), method: route.method, use: route.handler)
         }

@@ -17,9 +17,23 @@ struct GuardMiddleware: RouterMiddleware {
     /// SHA-256 of the API key: compared with the presented key's digest in constant time.
     let keyDigest: [UInt8]?
 
-    init(options: ServerOptions, metrics: ServerMetrics) {
+    /// Each route's path split at `/` (`{name}` matches one segment), with its methods: a
+    /// known path asked with another method is 405 with `Allow` (RFC 9110), not the router's 404.
+    let knownPaths: [(segments: [Substring], methods: [HTTPRequest.Method])]
+
+    init(options: ServerOptions, metrics: ServerMetrics, routes: [(path: String, method: HTTPRequest.Method)]) {
         self.options = options
         self.metrics = metrics
+        var known: [(segments: [Substring], methods: [HTTPRequest.Method])] = []
+        for (path, method) in routes {
+            let segments = path.split(separator: "/")
+            if let i = known.firstIndex(where: { $0.segments == segments }) {
+                known[i].methods.append(method)
+            } else {
+                known.append((segments, [method]))
+            }
+        }
+        self.knownPaths = known
         self.admitted = AdmissionCounter(limit: options.queueLimit)
         self.keyDigest = options.apiKey.map { Array(SHA256.hash(data: Data($0.utf8))) }
     }
@@ -33,7 +47,10 @@ struct GuardMiddleware: RouterMiddleware {
         do {
             response = try await guarded(request, context: context, next: next)
         } catch {
-            let failure = APIError.from(error)
+            var failure = APIError.from(error)
+            if failure.code == "not_found", let allowed = methods(forPath: request.uri.path) {
+                failure = .methodNotAllowed(allowed)
+            }
             if failure.status == .internalServerError {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(String(reflecting: error))")
             }
@@ -41,6 +58,15 @@ struct GuardMiddleware: RouterMiddleware {
         }
         metrics.record(route: context.endpointPath ?? "unmatched", status: response.status.code, duration: .now - started)
         return response
+    }
+
+    /// The methods a known path takes, or nil for a path the server does not have.
+    private func methods(forPath path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/")
+        return knownPaths.first { known in
+            known.segments.count == segments.count
+                && zip(known.segments, segments).allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") || $0 == $1 }
+        }?.methods
     }
 
     private func guarded(_ request: Request, context: ServerContext,

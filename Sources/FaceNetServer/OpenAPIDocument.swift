@@ -252,6 +252,7 @@ enum OpenAPIDocument {
                     message: {type: string}
             Image:
               type: string
+              minLength: 1
               description: >-
                 The image: base64 (plain or data:image/...;base64,...) in JSON or a form field,
                 or a file upload (multipart). Paths and URLs are refused.
@@ -293,9 +294,12 @@ enum OpenAPIDocument {
               required: [img, identity]
               properties:
                 img: {$ref: "#/components/schemas/Image"}
-                identity: {type: string}
+                identity: {type: string, minLength: 1}
             SearchRequest:
               type: object
+              anyOf:
+                - {required: [img]}
+                - {required: [embedding]}
               properties:
                 img: {$ref: "#/components/schemas/Image"}
                 embedding: {type: array, items: {type: number}}

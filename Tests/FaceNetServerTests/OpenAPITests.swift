@@ -1,4 +1,5 @@
 import FaceNetGallery
+import NIOHTTP1
 import FaceNetKit
 import FaceNetTestSupport
 import Foundation
@@ -21,6 +22,26 @@ final class OpenAPITests: XCTestCase {
             XCTAssertEqual(routes.count, served == nil ? 6 : 10)
         }
         try await gallery.close()
+    }
+
+    /// A method a known path does not take is 405 with `Allow`; an unknown path is 404
+    /// (schemathesis flagged the 404s: Benchmarks/fuzz-api.sh).
+    func testOtherMethodsOnAKnownPathAre405WithAllow() async throws {
+        let facenet = try ServedModel.facenet()
+        let server = try FaceServer(facenet: facenet, modelName: "facenet512-casia", options: testOptions())
+        try await withServer(server) { server in
+            for (method, path, allow) in [(HTTPMethod.TRACE, "/verify", "POST"), (.GET, "/represent", "POST"),
+                                          (.DELETE, "/health", "GET"), (.PUT, "/openapi.yaml", "GET"),
+                                          (.RAW(value: "QUERY"), "/detect", "POST")] {
+                let answer = try await server.send(method, path)
+                XCTAssertEqual(answer.status, 405, "\(method) \(path)")
+                XCTAssertEqual(answer.errorCode, "method_not_allowed")
+                XCTAssertEqual(answer.headers["allow"], allow, "\(method) \(path)")
+            }
+            let unknown = try await server.send(.GET, "/nowhere")
+            XCTAssertEqual(unknown.status, 404)
+            XCTAssertEqual(unknown.errorCode, "not_found")
+        }
     }
 
     func testHealthMetricsAndTheDocumentAnswer() async throws {
